@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+
+	mobyseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/spec"
+)
+
+// Policy resolves the config into what the spec modifiers enforce. The
+// AppArmor host probe runs only here, on the create/exec path.
+func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
+	src := c.Path
+	if src == "" {
+		src = DefaultPath + " (absent: embedded default)"
+	}
+	level, ok := profiles.Levels[c.Level]
+	if !ok {
+		return nil, fmt.Errorf("node config %s: level = %q: must be one of %v", src, c.Level, profiles.LevelNames())
+	}
+	allow := level.Caps
+	if c.Capabilities.Allow != nil {
+		allow = nil
+		for _, n := range c.Capabilities.Allow {
+			cn, err := profiles.CanonicalCap(n)
+			if err != nil {
+				return nil, fmt.Errorf("node config %s: capabilities.allow: %w", src, err)
+			}
+			allow = append(allow, cn)
+		}
+	}
+	resolve, err := c.seccompResolver()
+	if err != nil {
+		return nil, fmt.Errorf("node config %s: %w", src, err)
+	}
+	p := &spec.Policy{
+		Source:          src,
+		CapAllow:        allow,
+		OnViolation:     c.Capabilities.OnViolation,
+		NoNewPrivileges: *c.NoNewPrivileges,
+		SeccompMode:     c.Seccomp.Mode,
+		SeccompName:     c.Seccomp.Profile,
+		Seccomp:         resolve,
+		AppArmor: spec.AppArmorPolicy{
+			Profile: c.AppArmor.Profile,
+			Require: c.AppArmor.Require,
+		},
+	}
+	if aa != nil && aa.Supported() {
+		p.AppArmor.HostSupports = true
+		p.AppArmor.Ensure = func(name string) error { return aa.Ensure(name, c.ProfilesDir) }
+	}
+	return p, nil
+}
+
+// seccompResolver returns the function that builds the node's seccomp
+// profile for a container's final bounding set: a built-in level, or a
+// profile file (Docker's format with includes/excludes, or plain OCI).
+func (c *Config) seccompResolver() (func([]string) (*specs.LinuxSeccomp, error), error) {
+	ref := c.Seccomp.Profile
+	if l, ok := profiles.Levels[ref]; ok {
+		return l.Seccomp, nil
+	}
+	path := ref
+	if !filepath.IsAbs(ref) {
+		path = filepath.Join(c.ProfilesDir, ref+".json")
+	}
+	data, err := readTrusted(path)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp.profile = %q: %w", ref, err)
+	}
+	return func(bounding []string) (*specs.LinuxSeccomp, error) {
+		p, err := mobyseccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{
+			Capabilities: &specs.LinuxCapabilities{Bounding: bounding},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
+		}
+		if p == nil {
+			return nil, fmt.Errorf("seccomp profile %s: has no defaultAction and no syscalls", path)
+		}
+		return profiles.Normalize(p), nil
+	}, nil
+}

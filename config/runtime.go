@@ -1,0 +1,39 @@
+package config
+
+import (
+	"regexp"
+
+	"github.com/BurntSushi/toml"
+)
+
+var runtimeLine = regexp.MustCompile(`(?m)^\s*runtime\s*=\s*"([^"]+)"`)
+
+// RuntimeOnly returns the runtime list for passthrough commands. It must work
+// even when the rest of the config is broken, so that state, kill and delete
+// keep reaching the runtime that created the container: it decodes only the
+// runtime key, and falls back to a line scan when the TOML does not parse.
+// A config that others can write is not trusted, not even for this.
+func RuntimeOnly(path string) Runtimes {
+	data, err := readTrusted(path)
+	if err != nil {
+		return Runtimes{"runc"}
+	}
+	var c struct {
+		Runtime Runtimes `toml:"runtime"`
+	}
+	if _, err := toml.Decode(string(data), &c); err == nil {
+		if len(c.Runtime) > 0 {
+			return c.Runtime
+		}
+		return Runtimes{"runc"}
+	}
+	// The first table header ends the top-level keys.
+	top := data
+	if loc := regexp.MustCompile(`(?m)^\s*\[`).FindIndex(data); loc != nil {
+		top = data[:loc[0]]
+	}
+	if m := runtimeLine.FindSubmatch(top); m != nil {
+		return Runtimes{string(m[1])}
+	}
+	return Runtimes{"runc"}
+}

@@ -1,0 +1,282 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/secrun/secrun/config"
+	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/spec"
+)
+
+// Version is set at build time.
+var Version = "0.1.0-dev"
+
+// Main runs secrun with argv and returns the exit status when it does not
+// exec the runtime.
+func Main(argv []string) int {
+	inv := Parse(argv)
+	log := newLogger(inv.Globals)
+	if reentered() {
+		log.Error("the configured runtime leads back to secrun itself (runtime loop); point runtime in the node config or SECRUN_RUNTIME at runc or crun")
+		return 1
+	}
+	switch {
+	case inv.Command == "" && inv.Globals.Version:
+		fmt.Printf("secrun version %s\n", Version)
+		return passthrough(inv, log)
+	case inv.Command == "" && inv.Globals.Help, inv.Command == "help" && len(inv.Args) == 0:
+		fmt.Print(usage)
+		return passthrough(inv, log)
+	case inv.Command == "explain":
+		return explain(inv, os.Stdout)
+	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
+		return confine(inv, log, createPolicy)
+	case inv.Command == "exec":
+		return confine(inv, log, execPolicy)
+	}
+	return passthrough(inv, log)
+}
+
+const usage = `secrun: a runc-compatible runtime that confines every container it creates.
+It applies the node policy on create, run, restore and exec, then runs the real runtime.
+secrun commands:
+   explain [--bundle DIR]   show what the policy would change in a bundle, without writing
+Node config: $SECRUN_CONFIG or /etc/secrun/config.toml. Runtime: $SECRUN_RUNTIME or the config's runtime.
+
+The real runtime's help follows.
+
+`
+
+// passthrough execs the runtime without reading the policy: a broken node
+// config must never stop state, kill or delete from reaching the runtime.
+func passthrough(inv *Invocation, log *logger) int {
+	candidates := runtimeCandidates(nil)
+	path, err := findRuntime(candidates)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	log.Error(execRuntime(path, inv.Argv).Error())
+	return 1
+}
+
+// runtimeCandidates: SECRUN_RUNTIME, else the loaded config's list, else the
+// runtime key read leniently from the config file.
+func runtimeCandidates(c *config.Config) []string {
+	if env := os.Getenv("SECRUN_RUNTIME"); env != "" {
+		return []string{env}
+	}
+	if c != nil {
+		return c.Runtime
+	}
+	return config.RuntimeOnly(config.Path())
+}
+
+type policyStep func(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, runtime string) error
+
+// confine loads the policy, applies it, and execs the runtime. Any error
+// fails closed: nothing is written and the runtime is not started.
+func confine(inv *Invocation, log *logger, step policyStep) int {
+	fail := func(err error) int {
+		log.Error(err.Error())
+		return 1
+	}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return fail(fmt.Errorf("%s refused: %w", inv.Command, err))
+	}
+	if cfg.Log.Level == "debug" {
+		log.debug = true
+	}
+	runtime, err := findRuntime(runtimeCandidates(cfg))
+	if err != nil {
+		return fail(err)
+	}
+	args, err := ParseCmd(inv.Command, inv.Args, getwd())
+	if err != nil {
+		return fail(err)
+	}
+	pol, err := cfg.Policy(&profiles.AppArmorHost{})
+	if err != nil {
+		return fail(fmt.Errorf("%s refused: %w", inv.Command, err))
+	}
+	if err := step(inv, log, pol, args, runtime); err != nil {
+		return fail(err)
+	}
+	return fail(execRuntime(runtime, inv.Argv))
+}
+
+func createPolicy(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, _ string) error {
+	cfg, err := spec.LoadConfig(args.Bundle, args.Config)
+	if err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
+	changes, err := pol.ApplyConfig(cfg.Spec)
+	if err != nil {
+		return fmt.Errorf("%s %s refused by policy: %w", inv.Command, args.ID, err)
+	}
+	if err := checkLSM(args.LSM, pol, cfg.Spec.Process.ApparmorProfile); err != nil {
+		return err
+	}
+	data, err := cfg.Encode()
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	changed, err := cfg.Save(data)
+	if err != nil {
+		return err
+	}
+	logPolicy(log, inv.Command, args.ID, cfg.Path, changed, changes)
+	return nil
+}
+
+// checkLSM polices restore --lsm-profile: it may not swap the AppArmor
+// profile the policy chose for something else.
+func checkLSM(lsm string, pol *spec.Policy, want string) error {
+	name, ok := strings.CutPrefix(lsm, "apparmor:")
+	if !ok || !pol.AppArmor.HostSupports || name == want {
+		return nil
+	}
+	return &spec.Error{Msg: fmt.Sprintf("restore --lsm-profile %s refused: the container's AppArmor profile is %q", lsm, want)}
+}
+
+func execPolicy(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, runtime string) error {
+	container := containerProcess(runtime, inv.Globals, args.ID, log)
+	var limit []string
+	if container != nil && container.Capabilities != nil {
+		limit = container.Capabilities.Bounding
+	}
+	for _, c := range args.Caps {
+		n, err := profiles.CanonicalCap(c)
+		if err != nil {
+			return fmt.Errorf("exec %s refused: --cap %s: %w", args.ID, c, err)
+		}
+		if !slices.Contains(pol.CapAllow, n) || (container != nil && !slices.Contains(limit, n)) {
+			return fmt.Errorf("exec %s refused by policy: --cap %s is beyond what the container was given (to allow it, add it to [capabilities] allow in %s for this workload)", args.ID, c, pol.Source)
+		}
+	}
+	if args.AppArmor != "" && pol.AppArmor.HostSupports {
+		want := pol.AppArmor.Profile
+		if container != nil && container.ApparmorProfile != "" {
+			want = container.ApparmorProfile
+		}
+		if args.AppArmor != want {
+			return fmt.Errorf("exec %s refused by policy: --apparmor %s differs from the container's profile %q", args.ID, args.AppArmor, want)
+		}
+	}
+	if args.Process == "" {
+		// runc builds the process from the container's (confined) config.
+		return nil
+	}
+	p, err := spec.LoadProcess(args.Process)
+	if err != nil {
+		return fmt.Errorf("exec %s refused: %w", args.ID, err)
+	}
+	changes, err := pol.ApplyExec(p.Process, container)
+	if err != nil {
+		return fmt.Errorf("exec %s refused by policy: %w", args.ID, err)
+	}
+	data, err := p.Encode()
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Path, err)
+	}
+	changed, err := p.Save(data)
+	if err != nil {
+		return err
+	}
+	logPolicy(log, "exec", args.ID, p.Path, changed, changes)
+	return nil
+}
+
+// containerProcess finds the confined process spec of a running container:
+// the runtime's state names its bundle, whose config.json secrun rewrote.
+func containerProcess(runtime string, g Globals, id string, log *logger) *specs.Process {
+	if id == "" {
+		return nil
+	}
+	out, err := runtimeCommand(runtime, g, "state", id).Output()
+	if err != nil {
+		log.Debug("exec %s: state look-up failed (%v); limiting by the allowlist only", id, err)
+		return nil
+	}
+	var st struct {
+		Bundle string `json:"bundle"`
+	}
+	if json.Unmarshal(out, &st) != nil || st.Bundle == "" {
+		return nil
+	}
+	c, err := spec.LoadConfig(st.Bundle, "")
+	if err != nil {
+		log.Debug("exec %s: bundle %s: %v", id, st.Bundle, err)
+		return nil
+	}
+	return c.Spec.Process
+}
+
+func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string) {
+	if !log.debug {
+		return
+	}
+	state := "unchanged"
+	if changed {
+		state = "rewritten"
+	}
+	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(changes, "; "))
+}
+
+// explain prints what the policy would change in a bundle, writing nothing.
+func explain(inv *Invocation, w io.Writer) int {
+	args, err := ParseCmd("create", inv.Args, getwd())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secrun explain:", err)
+		return 2
+	}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secrun explain:", err)
+		return 1
+	}
+	pol, err := cfg.Policy(&profiles.AppArmorHost{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secrun explain:", err)
+		return 1
+	}
+	c, err := spec.LoadConfig(args.Bundle, args.Config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secrun explain:", err)
+		return 1
+	}
+	fmt.Fprintf(w, "bundle:  %s\npolicy:  %s (level %s, seccomp %s, mode %s)\n", args.Bundle, pol.Source, cfg.Level, cfg.Seccomp.Profile, cfg.Seccomp.Mode)
+	changes, err := pol.ApplyConfig(c.Spec)
+	if err != nil {
+		var pe *spec.Error
+		if errors.As(err, &pe) {
+			fmt.Fprintf(w, "verdict: refused: %s\n", pe.Msg)
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "secrun explain:", err)
+		return 1
+	}
+	data, err := c.Encode()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secrun explain:", err)
+		return 1
+	}
+	for _, ch := range changes {
+		fmt.Fprintf(w, "change:  %s\n", ch)
+	}
+	if string(data) == string(c.Orig) {
+		fmt.Fprintln(w, "verdict: allowed; config.json already complies, it would not be rewritten")
+	} else {
+		fmt.Fprintf(w, "verdict: allowed; config.json would be rewritten (%d -> %d bytes)\n", len(c.Orig), len(data))
+	}
+	return 0
+}

@@ -1,0 +1,265 @@
+package spec
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/secrun/secrun/profiles"
+)
+
+// Policy is what secrun enforces, resolved from the node config.
+type Policy struct {
+	// Source names where the policy came from, for error hints.
+	Source string
+	// CapAllow is the capability allowlist; OnViolation is "refuse" or "drop".
+	CapAllow    []string
+	OnViolation string
+	// NoNewPrivileges forces process.noNewPrivileges on.
+	NoNewPrivileges bool
+	// SeccompMode is "enforce", "complain" or "off"; SeccompName labels the
+	// profile in messages; Seccomp resolves it for a final bounding set.
+	SeccompMode string
+	SeccompName string
+	Seccomp     func(bounding []string) (*specs.LinuxSeccomp, error)
+	AppArmor    AppArmorPolicy
+}
+
+// AppArmorPolicy says what profile to attach and whether the host can.
+type AppArmorPolicy struct {
+	Profile string
+	Require bool
+	// HostSupports reports AppArmor support; Ensure loads a profile if needed.
+	HostSupports bool
+	Ensure       func(name string) error
+}
+
+// Error is a policy refusal: the container must not start.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+func refuse(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(format, a...)} }
+
+// ApplyConfig confines a container's spec in place and returns what changed.
+func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
+	var changes []string
+	for _, step := range []func(*specs.Spec) ([]string, error){
+		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep,
+	} {
+		c, err := step(s)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, c...)
+	}
+	return changes, nil
+}
+
+// ApplyExec confines a process about to be exec'd into a container whose
+// (already confined) process is container; container may be nil if unknown.
+func (p *Policy) ApplyExec(proc, container *specs.Process) ([]string, error) {
+	var limit *specs.LinuxCapabilities
+	if container != nil {
+		limit = container.Capabilities
+		if limit == nil {
+			limit = &specs.LinuxCapabilities{}
+		}
+	}
+	changes, err := p.capabilities(proc, limit)
+	if err != nil {
+		return nil, err
+	}
+	if p.NoNewPrivileges && !proc.NoNewPrivileges {
+		proc.NoNewPrivileges = true
+		changes = append(changes, "noNewPrivileges: set")
+	}
+	if p.AppArmor.HostSupports {
+		want := p.AppArmor.Profile
+		if container != nil && container.ApparmorProfile != "" {
+			want = container.ApparmorProfile
+		}
+		if proc.ApparmorProfile != want {
+			changes = append(changes, fmt.Sprintf("apparmorProfile: %q -> %q (the container's)", proc.ApparmorProfile, want))
+			proc.ApparmorProfile = want
+		}
+	} else if p.AppArmor.Require {
+		return nil, refuse("AppArmor is required by [apparmor] require = true in %s, but this host does not support it", p.Source)
+	}
+	return changes, nil
+}
+
+func (p *Policy) capabilitiesStep(s *specs.Spec) ([]string, error) {
+	return p.capabilities(s.Process, nil)
+}
+
+// capabilities limits every set to the allowlist (and to limit, for exec).
+func (p *Policy) capabilities(proc *specs.Process, limit *specs.LinuxCapabilities) ([]string, error) {
+	c := proc.Capabilities
+	if c == nil {
+		return nil, nil
+	}
+	sets := []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient}
+	names := []string{"bounding", "effective", "permitted", "inheritable", "ambient"}
+	var limits []*[]string
+	if limit != nil {
+		limits = []*[]string{&limit.Bounding, &limit.Effective, &limit.Permitted, &limit.Inheritable, &limit.Ambient}
+	}
+	asked := map[string]bool{}
+	for i, set := range sets {
+		for _, n := range *set {
+			if !profiles.IsCap(n) {
+				return nil, refuse("unknown capability %q in process.capabilities.%s (capabilities are written CAP_NAME, e.g. CAP_CHOWN)", n, names[i])
+			}
+			asked[n] = true
+		}
+	}
+	allowed := func(n string) bool { return slices.Contains(p.CapAllow, n) }
+	if !allowed("CAP_SYS_ADMIN") {
+		all := true
+		for _, n := range profiles.AllCaps() {
+			all = all && asked[n]
+		}
+		if asked["CAP_SYS_ADMIN"] || all {
+			what := "CAP_SYS_ADMIN"
+			if all {
+				what = "every capability"
+			}
+			return nil, refuse("container looks privileged: it asks for %s; secrun refuses privileged containers (to allow it on this node, add \"CAP_SYS_ADMIN\" to [capabilities] allow in %s, preferably in a rule for this workload)", what, p.Source)
+		}
+	}
+	var refused, dropped []string
+	for n := range asked {
+		if allowed(n) {
+			continue
+		}
+		dropped = append(dropped, n)
+		if !slices.Contains(profiles.Stock, n) && p.OnViolation != "drop" {
+			refused = append(refused, n)
+		}
+	}
+	if len(refused) > 0 {
+		slices.Sort(refused)
+		return nil, refuse("capability %s is not allowed by secrun's policy (to allow it, add it to [capabilities] allow in %s; or set on_violation = \"drop\" there to drop it instead)", strings.Join(refused, ", "), p.Source)
+	}
+	var changes []string
+	for i, set := range sets {
+		before := *set
+		keep := slices.DeleteFunc(slices.Clone(before), func(n string) bool {
+			return !allowed(n) || (limits != nil && !slices.Contains(*limits[i], n))
+		})
+		if len(keep) == len(before) {
+			continue
+		}
+		if keep == nil {
+			keep = []string{}
+		}
+		*set = keep
+		var gone []string
+		for _, n := range before {
+			if !slices.Contains(keep, n) {
+				gone = append(gone, n)
+			}
+		}
+		changes = append(changes, fmt.Sprintf("capabilities.%s: dropped %s", names[i], strings.Join(gone, ", ")))
+	}
+	return changes, nil
+}
+
+func (p *Policy) noNewPrivilegesStep(s *specs.Spec) ([]string, error) {
+	if !p.NoNewPrivileges || s.Process.NoNewPrivileges {
+		return nil, nil
+	}
+	s.Process.NoNewPrivileges = true
+	return []string{"noNewPrivileges: set"}, nil
+}
+
+func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
+	if p.SeccompMode == "off" {
+		return []string{"seccomp: mode = \"off\" in " + p.Source + ": spec left as it is"}, nil
+	}
+	var bounding []string
+	if s.Process.Capabilities != nil {
+		bounding = s.Process.Capabilities.Bounding
+	}
+	def, err := p.Seccomp(bounding)
+	if err != nil {
+		return nil, err
+	}
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	var changes []string
+	final := def
+	if user := s.Linux.Seccomp; user != nil {
+		var narrowed []string
+		final, narrowed = profiles.Merge(user, def)
+		if len(narrowed) > 0 {
+			changes = append(changes, fmt.Sprintf("seccomp: the spec's profile was merged with %s; no longer allowed outright: %s", p.SeccompName, strings.Join(narrowed, ", ")))
+		}
+	} else {
+		changes = append(changes, fmt.Sprintf("seccomp: added %s (%d syscalls allowed, defaultAction %s)", p.SeccompName, countAllowed(def), def.DefaultAction))
+	}
+	if p.SeccompMode == "complain" {
+		final = complain(final)
+		if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActLog {
+			changes = append(changes, "seccomp: complain mode: calls the profile denies are logged (SCMP_ACT_LOG) and allowed")
+		}
+	}
+	s.Linux.Seccomp = final
+	return changes, nil
+}
+
+// complain turns every denial of p into a logged allow.
+func complain(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *p
+	out.DefaultAction, out.DefaultErrnoRet = specs.ActLog, nil
+	out.Syscalls = nil
+	for _, r := range p.Syscalls {
+		if !profiles.Permissive(r.Action) {
+			r.Action, r.ErrnoRet = specs.ActLog, nil
+		}
+		out.Syscalls = append(out.Syscalls, r)
+	}
+	return &out
+}
+
+func countAllowed(p *specs.LinuxSeccomp) int {
+	seen := map[string]bool{}
+	for _, r := range p.Syscalls {
+		if profiles.Permissive(r.Action) {
+			for _, n := range r.Names {
+				seen[n] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+func (p *Policy) apparmorStep(s *specs.Spec) ([]string, error) {
+	a := p.AppArmor
+	if !a.HostSupports {
+		if a.Require {
+			return nil, refuse("AppArmor is required by [apparmor] require = true in %s, but this host does not support it (no /sys/kernel/security/apparmor or apparmor_parser)", p.Source)
+		}
+		return []string{"apparmor: host has no AppArmor; apparmorProfile left as it is"}, nil
+	}
+	name := s.Process.ApparmorProfile
+	if name == "unconfined" {
+		return nil, refuse("apparmorProfile \"unconfined\" is not allowed by secrun's policy (set a profile, or leave it empty for %q)", a.Profile)
+	}
+	var changes []string
+	if name == "" {
+		name = a.Profile
+		s.Process.ApparmorProfile = name
+		changes = append(changes, "apparmorProfile: set "+name)
+	}
+	if a.Ensure != nil {
+		if err := a.Ensure(name); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
+}
