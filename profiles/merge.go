@@ -18,20 +18,23 @@ func Permissive(a specs.LinuxSeccompAction) bool {
 }
 
 // Merge combines a profile a spec brought (user) with the node's default
-// (def) so that the result is never weaker than def:
+// (def) so that the result allows nothing def denies and nothing user denies:
 //
 //   - A syscall def does not allow at all is denied, whatever user says; where
 //     def denies it with its own rule (clone3 -> ENOSYS, so libc falls back to
 //     clone), that rule is carried over.
 //   - A syscall def allows only for some arguments (personality, clone,
-//     socket...) gets def's argument rules in place of user's permissive ones.
+//     socket...) and user allows outright gets def's argument rules; where
+//     both have argument rules, the result allows their intersection (and
+//     denies where an intersection cannot be written exactly).
 //   - Everything user denies stays denied; user's argument rules on syscalls
 //     def allows outright are kept.
 //   - A user profile whose defaultAction lets calls run (a blocklist) is
-//     replaced by def, keeping user's deny rules.
+//     replaced by def, with each syscall user denies (with or without
+//     argument rules) denied outright.
 //
 // It returns the result and, for explain, the syscalls user allowed that the
-// result does not allow outright.
+// result allows only partly or not at all.
 func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 	uncond := map[string]bool{}
 	cond := map[string][]specs.LinuxSyscall{}
@@ -56,6 +59,18 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 			}
 		}
 	}
+	if Permissive(user.DefaultAction) {
+		// In a blocklist, a deny with argument rules denies the syscall
+		// outright: an allow beside a conditional deny is not something
+		// every libseccomp compiles the same way.
+		for _, r := range user.Syscalls {
+			if !Permissive(r.Action) {
+				for _, n := range r.Names {
+					userDenies[n] = true
+				}
+			}
+		}
+	}
 
 	if Permissive(user.DefaultAction) {
 		return mergeBlocklist(user, def, userDenies)
@@ -76,12 +91,20 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 			switch {
 			case uncond[n]:
 				keep = append(keep, n)
-			case cond[n] != nil:
+			case cond[n] != nil && len(r.Args) == 0:
+				// def's argument rules replace an outright allow.
 				if !emitted[n] {
 					emitted[n] = true
 					after = append(after, cond[n]...)
-					if len(r.Args) == 0 || !slices.EqualFunc(r.Args, cond[n][0].Args, argEq) {
-						narrowed = append(narrowed, n)
+					narrowed = append(narrowed, n)
+				}
+			case cond[n] != nil:
+				// Both have argument rules: allow only what both allow.
+				for _, u := range splitOr(r.Args) {
+					for _, d := range cond[n] {
+						if args, ok := intersect(u, d.Args); ok {
+							after = appendUnique(after, specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args})
+						}
 					}
 				}
 			default:
@@ -114,7 +137,8 @@ func mergeBlocklist(user, def *specs.LinuxSeccomp, userDenies map[string]bool) (
 	}
 	for _, r := range user.Syscalls {
 		if !Permissive(r.Action) {
-			out.Syscalls = append(out.Syscalls, r)
+			r.Args = nil
+			out.Syscalls = appendUnique(out.Syscalls, r)
 		}
 	}
 	return &out, []string{fmt.Sprintf("defaultAction %s (replaced by the node default's %s)", user.DefaultAction, def.DefaultAction)}
@@ -127,6 +151,72 @@ func only(r specs.LinuxSyscall, n string) specs.LinuxSyscall {
 }
 
 func argEq(a, b specs.LinuxSeccompArg) bool { return a == b }
+
+// splitOr turns a rule's conditions into the alternatives runc compiles:
+// conditions on distinct arguments are ANDed (one alternative); a rule with
+// several conditions on one argument is one alternative per condition.
+func splitOr(args []specs.LinuxSeccompArg) [][]specs.LinuxSeccompArg {
+	seen := map[uint]bool{}
+	for _, a := range args {
+		if seen[a.Index] {
+			out := make([][]specs.LinuxSeccompArg, len(args))
+			for i, a := range args {
+				out[i] = []specs.LinuxSeccompArg{a}
+			}
+			return out
+		}
+		seen[a.Index] = true
+	}
+	return [][]specs.LinuxSeccompArg{args}
+}
+
+// intersect returns conditions that hold exactly when both u and d hold,
+// each a conjunction with at most one condition per argument. Where two
+// conditions on one argument cannot be combined exactly, it reports false:
+// the call is left denied rather than allowed too widely.
+func intersect(u, d []specs.LinuxSeccompArg) ([]specs.LinuxSeccompArg, bool) {
+	for _, alt := range splitOr(d) {
+		if len(alt) != len(d) {
+			return nil, false // def's rule is itself an OR: not combined
+		}
+	}
+	out := slices.Clone(u)
+	for _, dc := range d {
+		i := slices.IndexFunc(out, func(c specs.LinuxSeccompArg) bool { return c.Index == dc.Index })
+		if i < 0 {
+			out = append(out, dc)
+			continue
+		}
+		uc := out[i]
+		var v [6]uint64
+		switch {
+		case uc == dc:
+		case uc.Op == specs.OpEqualTo && uc.Index < 6:
+			v[uc.Index] = uc.Value
+			if !condMatch(dc, v) {
+				return nil, false
+			}
+		case dc.Op == specs.OpEqualTo && dc.Index < 6:
+			v[dc.Index] = dc.Value
+			if !condMatch(uc, v) {
+				return nil, false
+			}
+			out[i] = dc
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func appendUnique(rules []specs.LinuxSyscall, r specs.LinuxSyscall) []specs.LinuxSyscall {
+	for _, x := range rules {
+		if slices.Equal(x.Names, r.Names) && x.Action == r.Action && errnoEq(x.ErrnoRet, r.ErrnoRet) && slices.EqualFunc(x.Args, r.Args, argEq) {
+			return rules
+		}
+	}
+	return append(rules, r)
+}
 
 func errnoEq(a, b *uint) bool {
 	if a == nil || b == nil {

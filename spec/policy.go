@@ -192,6 +192,17 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 		s.Linux = &specs.Linux{}
 	}
 	var changes []string
+	if p.SeccompMode == "complain" {
+		// Complain mode evaluates the node's profile: what it would deny is
+		// logged and allowed. A profile the spec brought is set aside, so
+		// that re-applying the policy gives the same spec.
+		final := complain(def)
+		if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActLog {
+			changes = append(changes, fmt.Sprintf("seccomp: complain mode: calls %s denies are logged (SCMP_ACT_LOG) and allowed", p.SeccompName))
+		}
+		s.Linux.Seccomp = final
+		return changes, nil
+	}
 	final := def
 	if user := s.Linux.Seccomp; user != nil {
 		var narrowed []string
@@ -201,12 +212,6 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 		}
 	} else {
 		changes = append(changes, fmt.Sprintf("seccomp: added %s (%d syscalls allowed, defaultAction %s)", p.SeccompName, countAllowed(def), def.DefaultAction))
-	}
-	if p.SeccompMode == "complain" {
-		final = complain(final)
-		if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActLog {
-			changes = append(changes, "seccomp: complain mode: calls the profile denies are logged (SCMP_ACT_LOG) and allowed")
-		}
 	}
 	s.Linux.Seccomp = final
 	return changes, nil
