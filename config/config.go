@@ -28,8 +28,10 @@ type Config struct {
 	AppArmor        AppArmorConfig `toml:"apparmor"`
 	Log             LogConfig      `toml:"log"`
 
-	// Path is the file the config came from ("" for the embedded default).
+	// Path is the file the config came from, or was looked for.
 	Path string `toml:"-"`
+	// Missing is true when Path does not exist and the embedded default is used.
+	Missing bool `toml:"-"`
 }
 
 type SeccompConfig struct {
@@ -123,7 +125,9 @@ func (c *Config) fill() {
 func Load(path string) (*Config, error) {
 	data, err := readTrusted(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Default(), nil
+		c := Default()
+		c.Path, c.Missing = path, true
+		return c, nil
 	}
 	if err != nil {
 		return nil, err

@@ -148,3 +148,20 @@ func TestRuntimeOnlySurvivesBrokenConfig(t *testing.T) {
 		t.Errorf("missing: %v", got)
 	}
 }
+
+// The shipped example must stay loadable and mean the embedded default.
+func TestShippedExampleIsTheDefault(t *testing.T) {
+	c, err := Load("../deploy/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Policy(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Default().Policy(nil)
+	if !slices.Equal(got.CapAllow, want.CapAllow) || got.SeccompName != want.SeccompName || got.SeccompMode != want.SeccompMode ||
+		got.NoNewPrivileges != want.NoNewPrivileges || got.OnViolation != want.OnViolation || got.AppArmor.Profile != want.AppArmor.Profile {
+		t.Errorf("deploy/config.toml differs from the embedded default:\n%+v\n%+v", got, want)
+	}
+}

@@ -15,8 +15,11 @@ import (
 // AppArmor host probe runs only here, on the create/exec path.
 func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	src := c.Path
-	if src == "" {
-		src = DefaultPath + " (absent: embedded default)"
+	switch {
+	case src == "":
+		src = "the embedded default"
+	case c.Missing:
+		src += " (absent: embedded default)"
 	}
 	level, ok := profiles.Levels[c.Level]
 	if !ok {

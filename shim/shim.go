@@ -271,7 +271,11 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	for _, ch := range changes {
-		fmt.Fprintf(w, "change:  %s\n", ch)
+		if note, ok := strings.CutPrefix(ch, "note: "); ok {
+			fmt.Fprintf(w, "note:    %s\n", note)
+		} else {
+			fmt.Fprintf(w, "change:  %s\n", ch)
+		}
 	}
 	if string(data) == string(c.Orig) {
 		fmt.Fprintln(w, "verdict: allowed; config.json already complies, it would not be rewritten")

@@ -178,7 +178,7 @@ func (p *Policy) noNewPrivilegesStep(s *specs.Spec) ([]string, error) {
 
 func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 	if p.SeccompMode == "off" {
-		return []string{"seccomp: mode = \"off\" in " + p.Source + ": spec left as it is"}, nil
+		return []string{"note: seccomp: mode = \"off\" in " + p.Source + ": seccomp left as the spec has it"}, nil
 	}
 	var bounding []string
 	if s.Process.Capabilities != nil {
@@ -249,7 +249,7 @@ func (p *Policy) apparmorStep(s *specs.Spec) ([]string, error) {
 		if a.Require {
 			return nil, refuse("AppArmor is required by [apparmor] require = true in %s, but this host does not support it (no /sys/kernel/security/apparmor or apparmor_parser)", p.Source)
 		}
-		return []string{"apparmor: host has no AppArmor; apparmorProfile left as it is"}, nil
+		return []string{"note: apparmor: this host has no AppArmor; apparmorProfile left as it is"}, nil
 	}
 	name := s.Process.ApparmorProfile
 	if name == "unconfined" {

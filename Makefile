@@ -1,0 +1,44 @@
+# secrun — see README.md. `make demo` and `make test` set up a fresh
+# Debian/Ubuntu machine themselves (as root).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build deps demo test unit integration fuzz vet install clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "-X github.com/secrun/secrun/shim.Version=$(VERSION)" -o bin/secrun ./cmd/secrun
+
+deps:
+	bash script/install-deps.sh
+
+demo: deps build
+	bash script/demo.sh
+
+vet:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+# Real containers through runc 1.1, runc 1.5 and crun. SECRUN_INTEGRATION=1
+# turns a missing runtime into a failure rather than a skip.
+integration: SHELL := /bin/bash
+integration:
+	SECRUN_INTEGRATION=1 $(GO) test -count=1 -timeout 20m -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+
+test: SHELL := /bin/bash
+test: deps vet unit integration
+
+install: build
+	install -D -m 0755 bin/secrun $(DESTDIR)$(PREFIX)/bin/secrun
+	install -d -m 0755 $(DESTDIR)/etc/secrun/profiles
+	test -e $(DESTDIR)/etc/secrun/config.toml || install -m 0644 deploy/config.toml $(DESTDIR)/etc/secrun/config.toml
+
+clean:
+	rm -rf bin
