@@ -13,6 +13,9 @@ require (
 require (
 	cyphar.com/go-pathrs v0.2.6 // indirect
 	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
+	github.com/seccomp/libseccomp-golang v0.12.0 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/sys v0.46.0 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
 )

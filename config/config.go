@@ -27,6 +27,10 @@ type Config struct {
 	Capabilities    CapConfig      `toml:"capabilities"`
 	AppArmor        AppArmorConfig `toml:"apparmor"`
 	Log             LogConfig      `toml:"log"`
+	Rules           []Rule         `toml:"rules"`
+
+	// capAdd extends the allowlist, from a matching rule's capabilities.add.
+	capAdd []string
 
 	// Path is the file the config came from, or was looked for.
 	Path string `toml:"-"`
@@ -199,6 +203,11 @@ func (c *Config) validate() error {
 	for _, r := range c.Runtime {
 		if r == "" {
 			return fmt.Errorf("runtime: empty entry")
+		}
+	}
+	for i := range c.Rules {
+		if err := c.Rules[i].validate(i); err != nil {
+			return fmt.Errorf("[[rules]] %w", err)
 		}
 	}
 	return nil

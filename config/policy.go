@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -28,12 +29,14 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	allow := level.Caps
 	if c.Capabilities.Allow != nil {
 		allow = nil
-		for _, n := range c.Capabilities.Allow {
-			cn, err := profiles.CanonicalCap(n)
-			if err != nil {
-				return nil, fmt.Errorf("node config %s: capabilities.allow: %w", src, err)
-			}
-			allow = append(allow, cn)
+	}
+	for _, n := range append(slices.Clone(c.Capabilities.Allow), c.capAdd...) {
+		cn, err := profiles.CanonicalCap(n)
+		if err != nil {
+			return nil, fmt.Errorf("node config %s: capabilities: %w", src, err)
+		}
+		if !slices.Contains(allow, cn) {
+			allow = append(slices.Clone(allow), cn)
 		}
 	}
 	resolve, err := c.seccompResolver()
@@ -60,11 +63,38 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	return p, nil
 }
 
+// PolicyFor is Policy for one container: the first matching rule applied,
+// and a seccomp profile the pod picked by annotation. It also returns a
+// one-line description of the effective policy, for the debug log.
+func (c *Config) PolicyFor(aa *profiles.AppArmorHost, ann map[string]string) (*spec.Policy, string, error) {
+	eff, rule := c.For(ann)
+	rule = eff.Describe(rule)
+	p, err := eff.Policy(aa)
+	if err != nil {
+		return nil, rule, err
+	}
+	if name, ok := ann[AnnSeccompProfile]; ok {
+		if err := ValidateName("annotation "+AnnSeccompProfile, name); err != nil {
+			return nil, rule, &spec.Error{Msg: err.Error()}
+		}
+		resolve, err := eff.profileResolver(name)
+		if err != nil {
+			return nil, rule, &spec.Error{Msg: fmt.Sprintf("annotation %s: %v (profiles available to pods are the files NAME.json in %s and the built-in levels %v)", AnnSeccompProfile, err, eff.ProfilesDir, profiles.LevelNames())}
+		}
+		p.PodProfile = resolve
+		p.SeccompName += "+" + name
+	}
+	return p, rule, nil
+}
+
 // seccompResolver returns the function that builds the node's seccomp
 // profile for a container's final bounding set: a built-in level, or a
 // profile file (Docker's format with includes/excludes, or plain OCI).
 func (c *Config) seccompResolver() (func([]string) (*specs.LinuxSeccomp, error), error) {
-	ref := c.Seccomp.Profile
+	return c.profileResolver(c.Seccomp.Profile)
+}
+
+func (c *Config) profileResolver(ref string) (func([]string) (*specs.LinuxSeccomp, error), error) {
 	if l, ok := profiles.Levels[ref]; ok {
 		return l.Seccomp, nil
 	}

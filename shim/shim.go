@@ -80,7 +80,10 @@ func runtimeCandidates(c *config.Config) []string {
 	return config.RuntimeOnly(config.Path())
 }
 
-type policyStep func(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, runtime string) error
+type policyStep func(inv *Invocation, log *logger, cfg *config.Config, args *CmdArgs, runtime string) error
+
+// appArmorHost is the real host; tests of the AppArmor path use a fake one.
+var appArmorHost = &profiles.AppArmorHost{}
 
 // confine loads the policy, applies it, and execs the runtime. Any error
 // fails closed: nothing is written and the runtime is not started.
@@ -104,21 +107,22 @@ func confine(inv *Invocation, log *logger, step policyStep) int {
 	if err != nil {
 		return fail(err)
 	}
-	pol, err := cfg.Policy(&profiles.AppArmorHost{})
-	if err != nil {
-		return fail(fmt.Errorf("%s refused: %w", inv.Command, err))
-	}
-	if err := step(inv, log, pol, args, runtime); err != nil {
+	if err := step(inv, log, cfg, args, runtime); err != nil {
 		return fail(err)
 	}
 	return fail(execRuntime(runtime, inv.Argv))
 }
 
-func createPolicy(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, _ string) error {
+func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs, _ string) error {
 	cfg, err := spec.LoadConfig(args.Bundle, args.Config)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
+	pol, desc, err := node.PolicyFor(appArmorHost, cfg.Spec.Annotations)
+	if err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
+	log.Debug("%s %s: effective policy: %s", inv.Command, args.ID, desc)
 	changes, err := pol.ApplyConfig(cfg.Spec)
 	if err != nil {
 		return fmt.Errorf("%s %s refused by policy: %w", inv.Command, args.ID, err)
@@ -148,8 +152,17 @@ func checkLSM(lsm string, pol *spec.Policy, want string) error {
 	return &spec.Error{Msg: fmt.Sprintf("restore --lsm-profile %s refused: the container's AppArmor profile is %q", lsm, want)}
 }
 
-func execPolicy(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, runtime string) error {
-	container := containerProcess(runtime, inv.Globals, args.ID, log)
+func execPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs, runtime string) error {
+	var container *specs.Process
+	var ann map[string]string
+	if c := containerSpec(runtime, inv.Globals, args.ID, log); c != nil {
+		container, ann = c.Process, c.Annotations
+	}
+	pol, desc, err := node.PolicyFor(appArmorHost, ann)
+	if err != nil {
+		return fmt.Errorf("exec %s refused: %w", args.ID, err)
+	}
+	log.Debug("exec %s: effective policy: %s", args.ID, desc)
 	var limit []string
 	if container != nil && container.Capabilities != nil {
 		limit = container.Capabilities.Bounding
@@ -196,9 +209,9 @@ func execPolicy(inv *Invocation, log *logger, pol *spec.Policy, args *CmdArgs, r
 	return nil
 }
 
-// containerProcess finds the confined process spec of a running container:
-// the runtime's state names its bundle, whose config.json secrun rewrote.
-func containerProcess(runtime string, g Globals, id string, log *logger) *specs.Process {
+// containerSpec finds the confined spec of a running container: the
+// runtime's state names its bundle, whose config.json secrun rewrote.
+func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spec {
 	if id == "" {
 		return nil
 	}
@@ -218,7 +231,7 @@ func containerProcess(runtime string, g Globals, id string, log *logger) *specs.
 		log.Debug("exec %s: bundle %s: %v", id, st.Bundle, err)
 		return nil
 	}
-	return c.Spec.Process
+	return c.Spec
 }
 
 func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string) {
@@ -244,17 +257,18 @@ func explain(inv *Invocation, w io.Writer) int {
 		fmt.Fprintln(os.Stderr, "secrun explain:", err)
 		return 1
 	}
-	pol, err := cfg.Policy(&profiles.AppArmorHost{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "secrun explain:", err)
-		return 1
-	}
 	c, err := spec.LoadConfig(args.Bundle, args.Config)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "secrun explain:", err)
 		return 1
 	}
-	fmt.Fprintf(w, "bundle:  %s\npolicy:  %s (level %s, seccomp %s, mode %s)\n", args.Bundle, pol.Source, cfg.Level, cfg.Seccomp.Profile, cfg.Seccomp.Mode)
+	fmt.Fprintf(w, "bundle:  %s\n", args.Bundle)
+	pol, desc, err := cfg.PolicyFor(appArmorHost, c.Spec.Annotations)
+	if err != nil {
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(w, "policy:  %s: %s\n", pol.Source, desc)
 	changes, err := pol.ApplyConfig(c.Spec)
 	if err != nil {
 		var pe *spec.Error

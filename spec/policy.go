@@ -24,7 +24,10 @@ type Policy struct {
 	SeccompMode string
 	SeccompName string
 	Seccomp     func(bounding []string) (*specs.LinuxSeccomp, error)
-	AppArmor    AppArmorPolicy
+	// PodProfile, when set, is a profile the pod picked: it takes the place
+	// of the spec's own profile and is merged with the node's like one.
+	PodProfile func(bounding []string) (*specs.LinuxSeccomp, error)
+	AppArmor   AppArmorPolicy
 }
 
 // AppArmorPolicy says what profile to attach and whether the host can.
@@ -202,6 +205,13 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 		}
 		s.Linux.Seccomp = final
 		return changes, nil
+	}
+	if p.PodProfile != nil {
+		picked, err := p.PodProfile(bounding)
+		if err != nil {
+			return nil, err
+		}
+		s.Linux.Seccomp = picked
 	}
 	final := def
 	if user := s.Linux.Seccomp; user != nil {

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/secrun/secrun/profiles"
+)
+
+const rulesConfig = `
+[[rules]]
+name = "kube-proxy"
+namespace = "kube-system"
+container = "kube-proxy"
+[rules.capabilities]
+add = ["NET_ADMIN"]
+
+[[rules]]
+name = "all of kube-system"
+namespace = "kube-system"
+level = "restricted"
+
+[[rules]]
+name = "staging complain"
+namespace = "staging-*"
+type = "container"
+[rules.seccomp]
+mode = "complain"
+`
+
+func pod(ns, name, container, typ string) map[string]string {
+	return map[string]string{AnnNamespace: ns, AnnPod: name, AnnContainer: container, AnnContainerType: typ}
+}
+
+func TestRules(t *testing.T) {
+	c, err := Load(write(t, rulesConfig, 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		ann      map[string]string
+		caps     []string
+		mode     string
+		ruleName string
+	}{
+		{pod("kube-system", "kube-proxy-x1", "kube-proxy", "container"), append(slices.Clone(profiles.Baseline), "CAP_NET_ADMIN"), "enforce", "kube-proxy"},
+		{pod("kube-system", "coredns-1", "coredns", "container"), []string{"CAP_NET_BIND_SERVICE"}, "enforce", "all of kube-system"},
+		{pod("staging-eu", "web", "web", "container"), profiles.Baseline, "complain", "staging complain"},
+		{pod("staging-eu", "web", "", "sandbox"), profiles.Baseline, "enforce", "no rule"},
+		{pod("default", "web", "web", "container"), profiles.Baseline, "enforce", "no rule"},
+		{nil, profiles.Baseline, "enforce", "no rule"},
+	}
+	for _, tc := range cases {
+		p, desc, err := c.PolicyFor(nil, tc.ann)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(p.CapAllow, tc.caps) || p.SeccompMode != tc.mode || !strings.Contains(desc, tc.ruleName) {
+			t.Errorf("%v: caps %v mode %s (%s); want %v %s %s", tc.ann, p.CapAllow, p.SeccompMode, desc, tc.caps, tc.mode, tc.ruleName)
+		}
+	}
+}
+
+func TestBadRules(t *testing.T) {
+	for text, want := range map[string]string{
+		"[[rules]]\nnamespace = \"[\"":                          "bad pattern",
+		"[[rules]]\ntype = \"pod\"":                             "type = \"pod\"",
+		"[[rules]]\nlevel = \"open\"":                           "level = \"open\"",
+		"[[rules]]\n[rules.seccomp]\nmode = \"x\"":              "seccomp.mode",
+		"[[rules]]\nname = \"r\"\n[rules.capabilities]\nx = 1": "rules.capabilities.x",
+	} {
+		path := write(t, text, 0o644)
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q: err = %v, want %q", text, err, want)
+		}
+	}
+}
+
+func TestAnnotationPicksProfile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "tight.json"), []byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","keyctl"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644)
+	c, err := Load(write(t, "profiles_dir = \""+dir+"\"\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := c.PolicyFor(nil, map[string]string{AnnSeccompProfile: "tight"})
+	if err != nil || p.PodProfile == nil {
+		t.Fatalf("pick: %v", err)
+	}
+	if _, _, err := c.PolicyFor(nil, map[string]string{AnnSeccompProfile: "restricted"}); err != nil {
+		t.Errorf("a built-in level by name: %v", err)
+	}
+	for _, bad := range []string{"nosuch", "../tight", "/etc/passwd", ".hidden"} {
+		if _, _, err := c.PolicyFor(nil, map[string]string{AnnSeccompProfile: bad}); err == nil || !strings.Contains(err.Error(), AnnSeccompProfile) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
