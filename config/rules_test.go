@@ -66,10 +66,10 @@ func TestRules(t *testing.T) {
 
 func TestBadRules(t *testing.T) {
 	for text, want := range map[string]string{
-		"[[rules]]\nnamespace = \"[\"":                          "bad pattern",
-		"[[rules]]\ntype = \"pod\"":                             "type = \"pod\"",
-		"[[rules]]\nlevel = \"open\"":                           "level = \"open\"",
-		"[[rules]]\n[rules.seccomp]\nmode = \"x\"":              "seccomp.mode",
+		"[[rules]]\nnamespace = \"[\"":                         "bad pattern",
+		"[[rules]]\ntype = \"pod\"":                            "type = \"pod\"",
+		"[[rules]]\nlevel = \"open\"":                          "level = \"open\"",
+		"[[rules]]\n[rules.seccomp]\nmode = \"x\"":             "seccomp.mode",
 		"[[rules]]\nname = \"r\"\n[rules.capabilities]\nx = 1": "rules.capabilities.x",
 	} {
 		path := write(t, text, 0o644)

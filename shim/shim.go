@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/secrun/secrun/check"
 	"github.com/secrun/secrun/config"
 	"github.com/secrun/secrun/profiles"
 	"github.com/secrun/secrun/spec"
@@ -37,6 +38,8 @@ func Main(argv []string) int {
 		return passthrough(inv, log)
 	case inv.Command == "explain":
 		return explain(inv, os.Stdout)
+	case inv.Command == "check":
+		return check.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
 		return confine(inv, log, createPolicy)
 	case inv.Command == "exec":
@@ -49,6 +52,8 @@ const usage = `secrun: a runc-compatible runtime that confines every container i
 It applies the node policy on create, run, restore and exec, then runs the real runtime.
 secrun commands:
    explain [--bundle DIR]   show what the policy would change in a bundle, without writing
+   check [--containerd-config PATH] [--no-containerd]
+                            check that this node can confine containers (non-zero exit on failure)
 Node config: $SECRUN_CONFIG or /etc/secrun/config.toml. Runtime: $SECRUN_RUNTIME or the config's runtime.
 
 The real runtime's help follows.
