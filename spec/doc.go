@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // object is a JSON object whose values stay raw until someone owns them.
@@ -23,7 +24,56 @@ func decodeObject(data []byte, what string) (object, error) {
 	if o == nil {
 		return nil, fmt.Errorf("%s: is JSON null, expected an object", what)
 	}
+	if err := distinctKeys(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	return o, nil
+}
+
+// distinctKeys refuses an object with two keys that are equal when case is
+// ignored. Go's decoder (runc, containerd, secrun) matches keys without case
+// and merges repeats, yajl (crun) does neither: such a spec would mean one
+// thing to secrun and another to the runtime.
+func distinctKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	seen := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := tok.(string)
+		fold := strings.ToLower(k)
+		if prev, ok := seen[fold]; ok {
+			if prev == k {
+				return fmt.Errorf("key %q appears twice; runtimes disagree on which one counts (remove one)", k)
+			}
+			return fmt.Errorf("keys %q and %q differ only in case; runtimes disagree on which one counts (keep one, spelled as the OCI spec does)", prev, k)
+		}
+		seen[fold] = k
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exactNames refuses keys that are case variants of the fields secrun reads
+// at this level: Go's decoder would take "Capabilities" for "capabilities",
+// crun would ignore it.
+func exactNames(o object, where string, names ...string) error {
+	for k := range o {
+		for _, n := range names {
+			if k != n && strings.EqualFold(k, n) {
+				return fmt.Errorf("%s: key %q must be spelled %q", where, k, n)
+			}
+		}
+	}
+	return nil
 }
 
 // set stores v under key, or deletes the key when v is the zero value of its

@@ -69,13 +69,22 @@ func readFile(path string) (*File, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: grew over secrun's limit of %d bytes while being read", path, MaxSize)
 	}
+	doc, err := parseFile(path, data)
+	if err != nil {
+		return nil, err
+	}
+	doc.mode = fi.Mode().Perm()
+	return doc, nil
+}
+
+func parseFile(path string, data []byte) (*File, error) {
 	raw, err := decodeObject(data, path)
 	if err != nil {
 		return nil, err
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	return &File{
-		Path: path, Orig: data, mode: fi.Mode().Perm(), raw: raw,
+		Path: path, Orig: data, mode: 0o644, raw: raw,
 		indent: len(trimmed) > 1 && bytes.ContainsAny(trimmed[1:min(len(trimmed), 64)], "\n"),
 	}, nil
 }
@@ -83,6 +92,9 @@ func readFile(path string) (*File, error) {
 // LoadConfig reads a bundle's spec: dir/config.json unless path names
 // another file (crun's --config).
 func LoadConfig(dir, path string) (*Config, error) {
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("bundle %s: is a symbolic link; pass the directory it points to (a link can be swapped between secrun's write and the runtime's read)", dir)
+	}
 	if fi, err := os.Stat(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("bundle %s: does not exist", dir)
@@ -96,6 +108,22 @@ func LoadConfig(dir, path string) (*Config, error) {
 	}
 	f, err := readFile(path)
 	if err != nil {
+		return nil, err
+	}
+	return configFrom(f)
+}
+
+// ParseConfig parses a spec document held in memory; path names it in errors.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	f, err := parseFile(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return configFrom(f)
+}
+
+func configFrom(f *File) (*Config, error) {
+	if err := checkOwnedNames(f); err != nil {
 		return nil, err
 	}
 	var s specs.Spec
@@ -114,11 +142,36 @@ func LoadProcess(path string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := exactNames(f.raw, path, processOwned...); err != nil {
+		return nil, err
+	}
 	var p specs.Process
 	if err := json.Unmarshal(f.Orig, &p); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, describeJSONError(f.Orig, err))
 	}
 	return &Process{File: *f, Process: &p}, nil
+}
+
+var processOwned = []string{"capabilities", "noNewPrivileges", "apparmorProfile"}
+
+// checkOwnedNames checks the objects whose fields secrun reads or rewrites
+// for keys that the decoders would read differently.
+func checkOwnedNames(f *File) error {
+	if err := exactNames(f.raw, f.Path, "process", "linux", "annotations", "ociVersion"); err != nil {
+		return err
+	}
+	proc, err := f.raw.child("process")
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if err := exactNames(proc, f.Path+": process", processOwned...); err != nil {
+		return err
+	}
+	linux, err := f.raw.child("linux")
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return exactNames(linux, f.Path+": linux", "seccomp")
 }
 
 // processFields stores the process fields a policy owns into o.

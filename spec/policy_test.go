@@ -297,6 +297,18 @@ func TestBadInputNamesFileAndKeepsIt(t *testing.T) {
 	if _, err := LoadConfig(dir, ""); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("symlinked config.json: %v", err)
 	}
+	link := filepath.Join(t.TempDir(), "bundle")
+	os.Symlink(writeBundle(t, dockerSpec), link)
+	if _, err := LoadConfig(link, ""); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("symlinked bundle: %v", err)
+	}
+	big := t.TempDir()
+	f, _ := os.Create(filepath.Join(big, "config.json"))
+	f.Truncate(100 << 20)
+	f.Close()
+	if _, err := LoadConfig(big, ""); err == nil || !strings.Contains(err.Error(), "over secrun's limit") {
+		t.Errorf("100 MB config.json: %v", err)
+	}
 	if _, err := LoadConfig(filepath.Join(dir, "missing"), ""); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing bundle: %v", err)
 	}
@@ -330,5 +342,19 @@ func TestAppArmorStep(t *testing.T) {
 	p.AppArmor.Require = true
 	if _, err := p.ApplyConfig(load(t, dockerSpec).Spec); err == nil || !strings.Contains(err.Error(), "require = true") {
 		t.Errorf("require: %v", err)
+	}
+}
+
+func TestAmbiguousKeysRefused(t *testing.T) {
+	for name, doc := range map[string]string{
+		"case variant top":     `{"process":{"args":["sh"]},"Process":{"args":["sh"]}}`,
+		"duplicate":            `{"process":{"args":["sh"]},"process":{"args":["sh"],"capabilities":{"bounding":["CAP_SYS_ADMIN"]}}}`,
+		"variant capabilities": `{"process":{"args":["sh"],"Capabilities":{"bounding":["CAP_SYS_ADMIN"]}}}`,
+		"variant seccomp":      `{"process":{"args":["sh"]},"linux":{"Seccomp":{"defaultAction":"SCMP_ACT_ALLOW"}}}`,
+		"variant linux":        `{"process":{"args":["sh"]},"linuX":{}}`,
+	} {
+		if _, err := ParseConfig("config.json", []byte(doc)); err == nil || !strings.Contains(err.Error(), "config.json") {
+			t.Errorf("%s: err = %v", name, err)
+		}
 	}
 }
