@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/secrun/secrun/spec"
 )
 
 // DefaultPath is where the node config lives unless SECRUN_CONFIG says otherwise.
@@ -27,6 +29,7 @@ type Config struct {
 	Capabilities    CapConfig      `toml:"capabilities"`
 	AppArmor        AppArmorConfig `toml:"apparmor"`
 	Log             LogConfig      `toml:"log"`
+	PodSecurity     PodSecurity    `toml:"podsecurity"`
 	Rules           []Rule         `toml:"rules"`
 
 	// capAdd extends the allowlist, from a matching rule's capabilities.add.
@@ -51,6 +54,32 @@ type CapConfig struct {
 type AppArmorConfig struct {
 	Profile string `toml:"profile"`
 	Require bool   `toml:"require"`
+}
+
+// PodSecurity holds the Pod Security Standards checks run on every spec.
+type PodSecurity struct {
+	Level string   `toml:"level"` // baseline (default) | restricted | off
+	Mode  string   `toml:"mode"`  // enforce (default) | warn
+	Allow []string `toml:"allow"` // check names exempted
+}
+
+func (p *PodSecurity) validate(key string) error {
+	if p.Level != "" {
+		if err := oneOf(key+".level", p.Level, spec.PSSBaseline, spec.PSSRestricted, spec.PSSOff); err != nil {
+			return err
+		}
+	}
+	if p.Mode != "" {
+		if err := oneOf(key+".mode", p.Mode, "enforce", "warn"); err != nil {
+			return err
+		}
+	}
+	for _, a := range p.Allow {
+		if !slices.Contains(spec.PSSChecks, a) {
+			return fmt.Errorf("%s.allow: unknown check %q (checks: %s)", key, a, strings.Join(spec.PSSChecks, ", "))
+		}
+	}
+	return nil
 }
 
 type LogConfig struct {
@@ -122,6 +151,12 @@ func (c *Config) fill() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "error"
+	}
+	if c.PodSecurity.Level == "" {
+		c.PodSecurity.Level = spec.PSSBaseline
+	}
+	if c.PodSecurity.Mode == "" {
+		c.PodSecurity.Mode = "enforce"
 	}
 }
 
@@ -204,6 +239,9 @@ func (c *Config) validate() error {
 		if r == "" {
 			return fmt.Errorf("runtime: empty entry")
 		}
+	}
+	if err := c.PodSecurity.validate("podsecurity"); err != nil {
+		return err
 	}
 	for i := range c.Rules {
 		if err := c.Rules[i].validate(i); err != nil {

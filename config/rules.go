@@ -40,6 +40,8 @@ type Rule struct {
 	AppArmor        struct {
 		Profile string `toml:"profile"`
 	} `toml:"apparmor"`
+	// PodSecurity overrides level and mode; its allow adds to the node's.
+	PodSecurity PodSecurity `toml:"podsecurity"`
 }
 
 // RuleCaps replaces (allow) or extends (add) the capability allowlist.
@@ -97,6 +99,9 @@ func (r *Rule) validate(i int) error {
 			return err
 		}
 	}
+	if err := r.PodSecurity.validate(r.label(i) + ": podsecurity"); err != nil {
+		return err
+	}
 	if r.AppArmor.Profile != "" {
 		if err := ValidateName(r.label(i)+": apparmor.profile", r.AppArmor.Profile); err != nil {
 			return err
@@ -143,6 +148,13 @@ func (c *Config) For(ann map[string]string) (*Config, string) {
 		if r.AppArmor.Profile != "" {
 			e.AppArmor.Profile = r.AppArmor.Profile
 		}
+		if r.PodSecurity.Level != "" {
+			e.PodSecurity.Level = r.PodSecurity.Level
+		}
+		if r.PodSecurity.Mode != "" {
+			e.PodSecurity.Mode = r.PodSecurity.Mode
+		}
+		e.PodSecurity.Allow = append(slices.Clone(c.PodSecurity.Allow), r.PodSecurity.Allow...)
 		return &e, r.label(i)
 	}
 	return c, ""
@@ -160,6 +172,7 @@ func (c *Config) Describe(rule string) string {
 	if len(c.capAdd) > 0 {
 		allow += " +" + strings.Join(c.capAdd, ",")
 	}
-	return fmt.Sprintf("%s; level=%s seccomp=%s/%s caps=[%s] on_violation=%s no_new_privileges=%v apparmor=%s",
-		rule, c.Level, c.Seccomp.Profile, c.Seccomp.Mode, allow, c.Capabilities.OnViolation, *c.NoNewPrivileges, c.AppArmor.Profile)
+	return fmt.Sprintf("%s; level=%s seccomp=%s/%s caps=[%s] on_violation=%s no_new_privileges=%v apparmor=%s podsecurity=%s/%s allow=[%s]",
+		rule, c.Level, c.Seccomp.Profile, c.Seccomp.Mode, allow, c.Capabilities.OnViolation, *c.NoNewPrivileges, c.AppArmor.Profile,
+		c.PodSecurity.Level, c.PodSecurity.Mode, strings.Join(c.PodSecurity.Allow, ","))
 }

@@ -101,7 +101,7 @@ func (c *Containerd) Start(t *testing.T) {
 	os.MkdirAll(dir+"/cni/bin", 0o755)
 	os.MkdirAll(dir+"/cni/conf", 0o755)
 	c.SecrunConf = dir + "/secrun.toml"
-	c.WriteSecrunConfig(t, fmt.Sprintf("runtime = %q\n", c.Runc))
+	c.WriteSecrunConfig(t, c.baseSecrunConfig())
 	cfg := dir + "/config.toml"
 	os.WriteFile(cfg, []byte(c.configText()), 0o600)
 	log, _ := os.Create(dir + "/containerd.log")
@@ -136,6 +136,12 @@ func (c *Containerd) Start(t *testing.T) {
 	if out, err := exec.Command(c.Ctr, "-a", c.Sock, "-n", "k8s.io", "images", "import", imageTar).CombinedOutput(); err != nil {
 		t.Fatalf("ctr import: %v\n%s", err, out)
 	}
+}
+
+// baseSecrunConfig is the node config of these tests: this VM has no CNI,
+// so every pod uses the host's network, which Pod Security baseline forbids.
+func (c *Containerd) baseSecrunConfig() string {
+	return fmt.Sprintf("runtime = %q\n[podsecurity]\nallow = [\"host-network\"]\n", c.Runc)
 }
 
 func (c *Containerd) WriteSecrunConfig(t *testing.T, text string) {
@@ -215,8 +221,16 @@ func (c *Containerd) podConfig(t *testing.T, ns, name string, annotations map[st
 	})
 }
 
+// kubelet's default /proc masking (ProcMount Default); crictl sends none.
+var (
+	kubeletMasked = []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"}
+	kubeletReadonly = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// containerConfig is a container as kubelet would send it to CRI.
 func containerConfig(t *testing.T, name string, addCaps []string, command ...string) string {
-	sc := map[string]any{}
+	sc := map[string]any{"masked_paths": kubeletMasked, "readonly_paths": kubeletReadonly}
 	if len(addCaps) > 0 {
 		sc["capabilities"] = map[string]any{"add_capabilities": addCaps}
 	}

@@ -21,6 +21,7 @@ func TestContainerd(t *testing.T) {
 			t.Run("CRI refusal reaches crictl", func(t *testing.T) { testCRIRefusal(t, c) })
 			t.Run("CRI per-workload rule", func(t *testing.T) { testCRIRule(t, c) })
 			t.Run("CRI annotation picks profile", func(t *testing.T) { testCRIAnnotation(t, c) })
+			t.Run("CRI host-PID pod refused", func(t *testing.T) { testCRIHostPID(t, c) })
 			t.Run("CRI broken config cleanup", func(t *testing.T) { testCRIBrokenConfig(t, c) })
 		})
 	}
@@ -106,15 +107,17 @@ func testCRIRefusal(t *testing.T, c *Containerd) {
 }
 
 func testCRIRule(t *testing.T, c *Containerd) {
-	c.WriteSecrunConfig(t, fmt.Sprintf(`runtime = %q
+	c.WriteSecrunConfig(t, c.baseSecrunConfig()+`
 [[rules]]
 name = "kube-proxy"
 namespace = "kube-system"
 container = "kube-proxy"
 [rules.capabilities]
 add = ["CAP_NET_ADMIN"]
-`, c.Runc))
-	defer c.WriteSecrunConfig(t, fmt.Sprintf("runtime = %q\n", c.Runc))
+[rules.podsecurity]
+allow = ["capabilities"]
+`)
+	defer c.WriteSecrunConfig(t, c.baseSecrunConfig())
 	_, ctr, err := runPod(t, c, "secrun", "kube-system", "kube-proxy-x", nil, "kube-proxy", []string{"NET_ADMIN"})
 	if err != nil {
 		t.Fatalf("the rule did not allow CAP_NET_ADMIN: %v", err)
@@ -140,6 +143,27 @@ func testCRIAnnotation(t *testing.T, c *Containerd) {
 	}
 }
 
+// testCRIHostPID: a pod sharing the host's PID namespace gets past the API
+// server in many ways (static pods, a privileged namespace label); secrun
+// refuses it on the node with a message crictl shows.
+func testCRIHostPID(t *testing.T, c *Containerd) {
+	pcfg := writeJSON(t, map[string]any{
+		"metadata":      map[string]any{"name": "hostpid", "namespace": "default", "uid": "hostpid-uid"},
+		"log_directory": t.TempDir(),
+		"linux": map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{
+			"network": 2, "pid": 2}}},
+	})
+	out, err := c.Crictl("runp", "--runtime", "secrun", pcfg)
+	if err == nil {
+		c.Crictl("stopp", strings.TrimSpace(out))
+		c.Crictl("rmp", strings.TrimSpace(out))
+		t.Fatal("a host-PID pod started")
+	}
+	if !strings.Contains(out, "secrun: ") || !strings.Contains(out, "host-pid: linux.namespaces") || !strings.Contains(out, "[podsecurity] allow") {
+		t.Errorf("crictl shows: %s", out)
+	}
+}
+
 func testCRIBrokenConfig(t *testing.T, c *Containerd) {
 	pod, ctr, err := runPod(t, c, "secrun", "default", "survivor", nil, "app", nil)
 	if err != nil {
@@ -147,7 +171,7 @@ func testCRIBrokenConfig(t *testing.T, c *Containerd) {
 	}
 	// Break everything but the runtime line.
 	c.WriteSecrunConfig(t, fmt.Sprintf("runtime = %q\n[seccomp\nmode = ", c.Runc))
-	defer c.WriteSecrunConfig(t, fmt.Sprintf("runtime = %q\n", c.Runc))
+	defer c.WriteSecrunConfig(t, c.baseSecrunConfig())
 	for _, args := range [][]string{{"stop", ctr}, {"rm", ctr}, {"stopp", pod}, {"rmp", pod}} {
 		c.mustCrictl(t, args...)
 	}
@@ -159,4 +183,3 @@ func testCRIBrokenConfig(t *testing.T, c *Containerd) {
 		t.Errorf("broken config: %v", err)
 	}
 }
-

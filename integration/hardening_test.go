@@ -127,4 +127,3 @@ func TestConcurrentPods(t *testing.T) {
 		t.Errorf("corrupt or unconfined bundles, or temp files left:\n%s", strings.Join(bad, "\n"))
 	}
 }
-

@@ -56,6 +56,10 @@ func (l *logger) Error(msg string) {
 	}
 }
 
+// Warn lines record what the policy allowed but flagged (pod security in
+// warn mode): rare, so always written.
+func (l *logger) Warn(msg string) { l.write("warning", "secrun: "+msg) }
+
 // Debug lines appear only with --debug or [log] level = "debug".
 func (l *logger) Debug(format string, a ...any) {
 	if l.debug {

@@ -240,6 +240,11 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 }
 
 func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string) {
+	for _, c := range changes {
+		if w, ok := strings.CutPrefix(c, "warning: "); ok {
+			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, w))
+		}
+	}
 	if !log.debug {
 		return
 	}
@@ -292,6 +297,8 @@ func explain(inv *Invocation, w io.Writer) int {
 	for _, ch := range changes {
 		if note, ok := strings.CutPrefix(ch, "note: "); ok {
 			fmt.Fprintf(w, "note:    %s\n", note)
+		} else if warn, ok := strings.CutPrefix(ch, "warning: "); ok {
+			fmt.Fprintf(w, "warning: %s\n", warn)
 		} else {
 			fmt.Fprintf(w, "change:  %s\n", ch)
 		}

@@ -26,8 +26,9 @@ type Policy struct {
 	Seccomp     func(bounding []string) (*specs.LinuxSeccomp, error)
 	// PodProfile, when set, is a profile the pod picked: it takes the place
 	// of the spec's own profile and is merged with the node's like one.
-	PodProfile func(bounding []string) (*specs.LinuxSeccomp, error)
-	AppArmor   AppArmorPolicy
+	PodProfile  func(bounding []string) (*specs.LinuxSeccomp, error)
+	AppArmor    AppArmorPolicy
+	PodSecurity PodSecurity
 }
 
 // AppArmorPolicy says what profile to attach and whether the host can.
@@ -50,7 +51,7 @@ func refuse(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(form
 func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
 	var changes []string
 	for _, step := range []func(*specs.Spec) ([]string, error){
-		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep,
+		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep,
 	} {
 		c, err := step(s)
 		if err != nil {

@@ -1,0 +1,72 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/secrun/secrun/profiles"
+)
+
+// A compliant container: its own namespaces, masked /proc, no host paths.
+const pssBase = `{"process":{"user":{"uid":1000,"gid":1000},"args":["sh"],"cwd":"/","noNewPrivileges":true,
+"capabilities":{"bounding":["CAP_NET_BIND_SERVICE"],"effective":["CAP_NET_BIND_SERVICE"],"permitted":["CAP_NET_BIND_SERVICE"]}},
+"root":{"path":"rootfs"},"mounts":[{"destination":"/data","type":"bind","source":"/var/lib/kubelet/pods/uid/volumes/x","options":["rbind"]}],
+"linux":{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"network","path":"/proc/4242/ns/net"},{"type":"mount"}],
+"maskedPaths":["/proc/kcore"],"sysctl":{"net.ipv4.ip_unprivileged_port_start":"0"}}}`
+
+func TestPodSecurityChecks(t *testing.T) {
+	cases := []struct {
+		check, from, to, level string
+	}{
+		{"host-pid", `{"type":"pid"},`, ``, "baseline"},
+		{"host-ipc", `{"type":"ipc"},`, ``, "baseline"},
+		{"host-network", `"path":"/proc/4242/ns/net"`, `"path":"/proc/1/ns/net"`, "baseline"},
+		{"privileged", `"maskedPaths"`, `"resources":{"devices":[{"allow":true,"access":"rwm"}]},"maskedPaths"`, "baseline"},
+		{"capabilities", `"bounding":["CAP_NET_BIND_SERVICE"]`, `"bounding":["CAP_NET_BIND_SERVICE","CAP_SYS_PTRACE"]`, "baseline"},
+		{"capabilities", `"bounding":["CAP_NET_BIND_SERVICE"]`, `"bounding":["CAP_CHOWN"]`, "restricted"},
+		{"host-path", `/var/lib/kubelet/pods/uid/volumes/x`, `/var/run/docker.sock`, "baseline"},
+		{"host-path", `/var/lib/kubelet/pods/uid/volumes/x`, `/`, "baseline"},
+		{"host-path", `/var/lib/kubelet/pods/uid/volumes/x`, `/etc/kubernetes`, "baseline"},
+		{"host-path", `/var/lib/kubelet/pods/uid/volumes/x`, `/var/lib/kubelet`, "baseline"},
+		{"proc-mount", `"maskedPaths":["/proc/kcore"],`, ``, "baseline"},
+		{"sysctls", `"net.ipv4.ip_unprivileged_port_start"`, `"kernel.sem"`, "baseline"},
+		{"run-as-root", `"uid":1000`, `"uid":0`, "restricted"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.check+"/"+tc.level, func(t *testing.T) {
+			p := policy(profiles.Restricted)
+			p.PodSecurity = PodSecurity{Level: tc.level, Mode: "enforce"}
+			ok := load(t, pssBase)
+			if _, err := p.ApplyConfig(ok.Spec); err != nil {
+				t.Fatalf("compliant spec refused: %v", err)
+			}
+			doc := strings.Replace(pssBase, tc.from, tc.to, 1)
+			if doc == pssBase {
+				t.Fatal("edit did not apply")
+			}
+			p.CapAllow = profiles.AllCaps() // let pod security, not the allowlist, decide
+			_, err := p.ApplyConfig(load(t, doc).Spec)
+			if err == nil || !strings.Contains(err.Error(), tc.check+":") || !strings.Contains(err.Error(), "[podsecurity] allow") {
+				t.Fatalf("err = %v, want a %s violation", err, tc.check)
+			}
+			p.PodSecurity.Allow = []string{tc.check}
+			if _, err := p.ApplyConfig(load(t, doc).Spec); err != nil {
+				t.Errorf("exempted %s still refused: %v", tc.check, err)
+			}
+			p.PodSecurity = PodSecurity{Level: tc.level, Mode: "warn"}
+			changes, err := p.ApplyConfig(load(t, doc).Spec)
+			if err != nil || !strings.Contains(strings.Join(changes, "\n"), "warning: pod security") {
+				t.Errorf("warn mode: %v %v", changes, err)
+			}
+		})
+	}
+}
+
+func TestPodSecuritySeccompUnconfined(t *testing.T) {
+	p := policy(profiles.RuntimeDefault)
+	p.SeccompMode = "off"
+	p.PodSecurity = PodSecurity{Level: "baseline", Mode: "enforce"}
+	if _, err := p.ApplyConfig(load(t, pssBase).Spec); err == nil || !strings.Contains(err.Error(), "seccomp: linux.seccomp") {
+		t.Errorf("seccomp off: %v", err)
+	}
+}
