@@ -14,6 +14,7 @@ import (
 	"github.com/secrun/secrun/check"
 	"github.com/secrun/secrun/config"
 	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/setup"
 	"github.com/secrun/secrun/spec"
 )
 
@@ -40,6 +41,8 @@ func Main(argv []string) int {
 		return explain(inv, os.Stdout)
 	case inv.Command == "check":
 		return check.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == "setup":
+		return setup.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
 		return confine(inv, log, createPolicy)
 	case inv.Command == "exec":
@@ -54,6 +57,8 @@ secrun commands:
    explain [--bundle DIR]   show what the policy would change in a bundle, without writing
    check [--containerd-config PATH] [--no-containerd]
                             check that this node can confine containers (non-zero exit on failure)
+   setup containerd [--config PATH] [--default] [--dry-run] [--uninstall]
+                            register secrun as a containerd CRI runtime
 Node config: $SECRUN_CONFIG or /etc/secrun/config.toml. Runtime: $SECRUN_RUNTIME or the config's runtime.
 
 The real runtime's help follows.
