@@ -30,6 +30,7 @@ type Config struct {
 	AppArmor        AppArmorConfig `toml:"apparmor"`
 	Log             LogConfig      `toml:"log"`
 	PodSecurity     PodSecurity    `toml:"podsecurity"`
+	Monitor         MonitorConfig  `toml:"monitor"`
 	Rules           []Rule         `toml:"rules"`
 
 	// capAdd extends the allowlist, from a matching rule's capabilities.add.
@@ -54,6 +55,12 @@ type CapConfig struct {
 type AppArmorConfig struct {
 	Profile string `toml:"profile"`
 	Require bool   `toml:"require"`
+}
+
+// MonitorConfig: with findings on, enforce-mode profiles carry
+// SECCOMP_FILTER_FLAG_LOG so that denials reach `secrun monitor`.
+type MonitorConfig struct {
+	Findings bool `toml:"findings"`
 }
 
 // PodSecurity holds the Pod Security Standards checks run on every spec.

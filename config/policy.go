@@ -55,6 +55,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 			Profile: c.AppArmor.Profile,
 			Require: c.AppArmor.Require,
 		},
+		LogDenials:  c.Monitor.Findings,
 		PodSecurity: spec.PodSecurity{Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow},
 	}
 	if aa != nil && aa.Supported() {

@@ -15,8 +15,12 @@ import (
 //go:embed apparmor/secrun-default.tmpl
 var apparmorTemplate string
 
-// DefaultAppArmor is the name of the embedded AppArmor profile.
-const DefaultAppArmor = "secrun-default"
+// DefaultAppArmor is the name of the embedded AppArmor profile, and
+// DefaultAppArmorComplain the same profile loaded in complain mode.
+const (
+	DefaultAppArmor         = "secrun-default"
+	DefaultAppArmorComplain = "secrun-default-complain"
+)
 
 var apparmorTmpl = template.Must(template.New("apparmor").Parse(apparmorTemplate))
 
@@ -101,8 +105,8 @@ func (h *AppArmorHost) Ensure(name, dir string) error {
 	if ok, err := h.Loaded(name); err == nil && ok {
 		return nil
 	}
-	if name == DefaultAppArmor {
-		return h.Load(AppArmorDefault(name, false))
+	if name == DefaultAppArmor || name == DefaultAppArmorComplain {
+		return h.Load(AppArmorDefault(name, name == DefaultAppArmorComplain))
 	}
 	text, err := os.ReadFile(dir + "/" + name)
 	if err != nil {

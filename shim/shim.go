@@ -14,6 +14,7 @@ import (
 	"github.com/secrun/secrun/check"
 	"github.com/secrun/secrun/config"
 	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/setup"
 	"github.com/secrun/secrun/spec"
 )
@@ -43,6 +44,8 @@ func Main(argv []string) int {
 		return check.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "setup":
 		return setup.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == "profile":
+		return tool.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
 		return confine(inv, log, createPolicy)
 	case inv.Command == "exec":
@@ -59,6 +62,8 @@ secrun commands:
                             check that this node can confine containers (non-zero exit on failure)
    setup containerd [--config PATH] [--default] [--dry-run] [--uninstall]
                             register secrun as a containerd CRI runtime
+   profile from-strace|validate|diff|merge|show ...
+                            make, check and compare seccomp profiles
 Node config: $SECRUN_CONFIG or /etc/secrun/config.toml. Runtime: $SECRUN_RUNTIME or the config's runtime.
 
 The real runtime's help follows.

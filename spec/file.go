@@ -197,6 +197,18 @@ func (c *Config) Encode() ([]byte, error) {
 	if err := c.raw.set("process", proc); err != nil {
 		return nil, err
 	}
+	if v, ok := c.Spec.Annotations[AnnPolicy]; ok {
+		ann, err := c.raw.child("annotations")
+		if err != nil {
+			return nil, err
+		}
+		if err := ann.set(AnnPolicy, v); err != nil {
+			return nil, err
+		}
+		if err := c.raw.set("annotations", ann); err != nil {
+			return nil, err
+		}
+	}
 	if c.Spec.Linux != nil {
 		linux, err := c.raw.child("linux")
 		if err != nil {

@@ -29,6 +29,9 @@ type Policy struct {
 	PodProfile  func(bounding []string) (*specs.LinuxSeccomp, error)
 	AppArmor    AppArmorPolicy
 	PodSecurity PodSecurity
+	// LogDenials adds SECCOMP_FILTER_FLAG_LOG in enforce mode, so denials
+	// reach the kernel log for `secrun monitor`.
+	LogDenials bool
 }
 
 // AppArmorPolicy says what profile to attach and whether the host can.
@@ -51,7 +54,7 @@ func refuse(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(form
 func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
 	var changes []string
 	for _, step := range []func(*specs.Spec) ([]string, error){
-		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep,
+		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep, p.markStep,
 	} {
 		c, err := step(s)
 		if err != nil {
@@ -224,8 +227,27 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 	} else {
 		changes = append(changes, fmt.Sprintf("seccomp: added %s (%d syscalls allowed, defaultAction %s)", p.SeccompName, countAllowed(def), def.DefaultAction))
 	}
+	if p.LogDenials && !slices.Contains(final.Flags, specs.LinuxSeccompFlagLog) {
+		final.Flags = append(slices.Clone(final.Flags), specs.LinuxSeccompFlagLog)
+	}
 	s.Linux.Seccomp = final
 	return changes, nil
+}
+
+// AnnPolicy marks a spec secrun confined, with the policy in force, for
+// `secrun monitor` and for people reading the spec.
+const AnnPolicy = "secrun.io/policy"
+
+func (p *Policy) markStep(s *specs.Spec) ([]string, error) {
+	v := p.SeccompName + "/" + p.SeccompMode
+	if s.Annotations[AnnPolicy] == v {
+		return nil, nil
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[AnnPolicy] = v
+	return nil, nil
 }
 
 // complain turns every denial of p into a logged allow.
@@ -269,6 +291,11 @@ func (p *Policy) apparmorStep(s *specs.Spec) ([]string, error) {
 	var changes []string
 	if name == "" {
 		name = a.Profile
+		if p.SeccompMode == "complain" && name == profiles.DefaultAppArmor {
+			// The same switch puts AppArmor in complain mode: a copy of
+			// the default profile loaded with the complain flag.
+			name = profiles.DefaultAppArmorComplain
+		}
 		s.Process.ApparmorProfile = name
 		changes = append(changes, "apparmorProfile: set "+name)
 	}
