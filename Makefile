@@ -6,7 +6,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps demo test unit integration fuzz vet install clean
+.PHONY: all build deps demo test unit integration fuzz vet install clean bench
 
 all: build
 
@@ -36,8 +36,21 @@ integration: SHELL := /bin/bash
 integration: build
 	SECRUN_BIN=$(CURDIR)/bin/secrun SECRUN_INTEGRATION=1 $(GO) test -count=1 -timeout 20m -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
 
+# Every fuzz target, FUZZTIME each: a short seeded run in `make test`, longer
+# by hand (`make fuzz FUZZTIME=10m`). Crashers land in testdata/fuzz and
+# then run as ordinary tests.
+FUZZTIME ?= 8s
+FUZZ_TARGETS = ./shim:FuzzParse ./spec:FuzzApplyConfig ./config:FuzzLoad ./setup:FuzzRoundTrip
+fuzz: SHELL := /bin/bash
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run XXX -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tail -1; \
+		test $${PIPESTATUS[0]} -eq 0; \
+	done
+
 test: SHELL := /bin/bash
-test: deps vet unit integration
+test: deps vet unit integration fuzz
 
 install: build
 	install -D -m 0755 bin/secrun $(DESTDIR)$(PREFIX)/bin/secrun
