@@ -15,8 +15,11 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/secrun/secrun/config"
 	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/profiles/tool"
 )
 
 type report struct {
@@ -147,11 +150,16 @@ func profilesDirChecks(r *report, dir string) {
 			c := config.Default()
 			c.ProfilesDir, c.Seccomp.Profile = dir, strings.TrimSuffix(e.Name(), ".json")
 			pol, err := c.Policy(nil)
+			var resolved *specs.LinuxSeccomp
 			if err == nil {
-				_, err = pol.Seccomp(profiles.Baseline)
+				resolved, err = pol.Seccomp(profiles.Baseline)
 			}
 			if err != nil {
 				r.fail("profile %s: %v", p, err)
+				continue
+			}
+			if bad := tool.UnknownNames(resolved); len(bad) > 0 {
+				r.fail("profile %s: unknown syscall(s) %s: runtimes ignore them silently (check the spelling; `secrun profile validate %s`)", p, strings.Join(bad, ", "), p)
 				continue
 			}
 		}

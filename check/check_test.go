@@ -45,6 +45,16 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("healthy node: exit %d\n%s", code, out)
 	}
 
+	profDir := filepath.Join(dir, "profiles")
+	os.MkdirAll(profDir, 0o755)
+	os.WriteFile(profDir+"/typo.json", []byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","wirte"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644)
+	os.WriteFile(cfg, []byte("runtime = \""+runc+"\"\nprofiles_dir = \""+profDir+"\"\n"), 0o644)
+	out, code = run(t, "--containerd-config", ctrd)
+	if code != 1 || !strings.Contains(out, `unknown syscall(s) wirte`) {
+		t.Errorf("typo in a profile: exit %d\n%s", code, out)
+	}
+	os.Remove(profDir + "/typo.json")
+
 	os.Chmod(cfg, 0o664)
 	out, code = run(t, "--containerd-config", ctrd)
 	if code != 1 || !strings.Contains(out, "FAIL  node config:") || !strings.Contains(out, "chmod go-w") {

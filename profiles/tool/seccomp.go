@@ -358,3 +358,18 @@ func conditions(args []specs.LinuxSeccompArg) ([][]libseccomp.ScmpCondition, err
 	}
 	return out, nil
 }
+
+// UnknownNames returns the names in p that this libseccomp does not know
+// and that are not newer syscalls Docker's profile lists: typos. runc drops
+// such names silently, so `secrun check` reports them.
+func UnknownNames(p *specs.LinuxSeccomp) []string {
+	var out []string
+	for _, r := range p.Syscalls {
+		for _, n := range r.Names {
+			if !knownName(n) && !newerThanLibseccomp(n) && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
