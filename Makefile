@@ -40,7 +40,8 @@ integration: build
 # by hand (`make fuzz FUZZTIME=10m`). Crashers land in testdata/fuzz and
 # then run as ordinary tests.
 FUZZTIME ?= 8s
-FUZZ_TARGETS = ./shim:FuzzParse ./spec:FuzzApplyConfig ./config:FuzzLoad ./setup:FuzzRoundTrip
+FUZZ_TARGETS = ./shim:FuzzParse ./spec:FuzzApplyConfig ./config:FuzzLoad ./setup:FuzzRoundTrip \
+	./profiles/apparmorgen:FuzzGeneratePolicy ./profiles/apparmorgen:FuzzGlob
 fuzz: SHELL := /bin/bash
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -56,6 +57,9 @@ install: build
 	install -D -m 0755 bin/secrun $(DESTDIR)$(PREFIX)/bin/secrun
 	install -d -m 0755 $(DESTDIR)/etc/secrun/profiles
 	test -e $(DESTDIR)/etc/secrun/config.toml || install -m 0644 deploy/config.toml $(DESTDIR)/etc/secrun/config.toml
+	install -d -m 0755 $(DESTDIR)/etc/apparmor.d $(DESTDIR)/etc/systemd/system
+	bin/secrun apparmor default > $(DESTDIR)/etc/apparmor.d/secrun-default
+	install -m 0644 deploy/secrun-monitor.service $(DESTDIR)/etc/systemd/system/secrun-monitor.service
 
 clean:
 	rm -rf bin

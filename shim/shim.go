@@ -13,7 +13,9 @@ import (
 
 	"github.com/secrun/secrun/check"
 	"github.com/secrun/secrun/config"
+	"github.com/secrun/secrun/monitor"
 	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/profiles/apparmorgen"
 	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/setup"
 	"github.com/secrun/secrun/spec"
@@ -46,6 +48,12 @@ func Main(argv []string) int {
 		return setup.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "profile":
 		return tool.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == "apparmor":
+		return apparmorgen.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == "monitor":
+		return monitor.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == "findings":
+		return monitor.FindingsMain(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
 		return confine(inv, log, createPolicy)
 	case inv.Command == "exec":
@@ -64,6 +72,12 @@ secrun commands:
                             register secrun as a containerd CRI runtime
    profile from-strace|validate|diff|merge|show ...
                             make, check and compare seccomp profiles
+   apparmor generate|check|default ...
+                            AppArmor profiles from a short policy, checked with apparmor_parser
+   monitor [--output FILE] [--source auto|audit|kmsg]
+                            turn kernel seccomp records of secrun containers into findings (JSON lines)
+   findings summarize FILE...
+                            per container: syscalls logged or denied, and the profile patch
 Node config: $SECRUN_CONFIG or /etc/secrun/config.toml. Runtime: $SECRUN_RUNTIME or the config's runtime.
 
 The real runtime's help follows.
@@ -128,7 +142,7 @@ func confine(inv *Invocation, log *logger, step policyStep) int {
 	return fail(execRuntime(runtime, inv.Argv))
 }
 
-func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs, _ string) error {
+func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs, runtime string) error {
 	cfg, err := spec.LoadConfig(args.Bundle, args.Config)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
@@ -138,6 +152,10 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	log.Debug("%s %s: effective policy: %s", inv.Command, args.ID, desc)
+	if pol.LogDenials && !supportsLogFlag(runtime) {
+		pol.LogDenials = false
+		log.Debug("%s %s: %s does not accept SECCOMP_FILTER_FLAG_LOG: denials are not logged for findings", inv.Command, args.ID, runtime)
+	}
 	changes, err := pol.ApplyConfig(cfg.Spec)
 	if err != nil {
 		return fmt.Errorf("%s %s refused by policy: %w", inv.Command, args.ID, err)

@@ -1,0 +1,76 @@
+package shim
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// featuresCache keeps what a runtime binary supports, so the create path
+// asks the runtime once per binary, not once per container.
+var featuresCache = "/run/secrun/runtime-features"
+
+// supportsLogFlag reports whether the runtime accepts the seccomp flag
+// SECCOMP_FILTER_FLAG_LOG. runc 1.1 refuses every seccomp flag; runc >= 1.2
+// lists supported flags in `features`; crun accepts it but (1.8) has no
+// `features`.
+func supportsLogFlag(runtime string) bool {
+	fi, err := os.Stat(runtime)
+	if err != nil {
+		return false
+	}
+	key := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d", runtime, fi.Size(), fi.ModTime().UnixNano()))))
+	cache := filepath.Join(featuresCache, key[:32])
+	if b, err := os.ReadFile(cache); err == nil {
+		return string(b) == "log-flag"
+	}
+	ok := probeLogFlag(runtime)
+	if os.MkdirAll(featuresCache, 0o700) == nil {
+		v := "no-log-flag"
+		if ok {
+			v = "log-flag"
+		}
+		tmp := cache + ".tmp" + fmt.Sprint(os.Getpid())
+		if os.WriteFile(tmp, []byte(v), 0o600) == nil {
+			os.Rename(tmp, cache)
+		}
+	}
+	return ok
+}
+
+func probeLogFlag(runtime string) bool {
+	run := func(args ...string) ([]byte, error) {
+		cmd := runtimeCommand(runtime, Globals{}, args...)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				if cmd.Process != nil {
+					cmd.Process.Kill()
+				}
+			}
+		}()
+		return cmd.Output()
+	}
+	if out, err := run("features"); err == nil {
+		var f struct {
+			Linux struct {
+				Seccomp struct {
+					SupportedFlags []string `json:"supportedFlags"`
+				} `json:"seccomp"`
+			} `json:"linux"`
+		}
+		if json.Unmarshal(out, &f) == nil {
+			return slices.Contains(f.Linux.Seccomp.SupportedFlags, "SECCOMP_FILTER_FLAG_LOG")
+		}
+	}
+	out, err := run("--version")
+	return err == nil && strings.HasPrefix(string(out), "crun ")
+}
