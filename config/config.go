@@ -24,6 +24,7 @@ type Config struct {
 	Level           string         `toml:"level"`
 	Runtime         Runtimes       `toml:"runtime"`
 	ProfilesDir     string         `toml:"profiles_dir"`
+	RecordingsDir   string         `toml:"recordings_dir"`
 	NoNewPrivileges *bool          `toml:"no_new_privileges"`
 	Seccomp         SeccompConfig  `toml:"seccomp"`
 	Capabilities    CapConfig      `toml:"capabilities"`
@@ -140,6 +141,9 @@ func (c *Config) fill() {
 	if c.ProfilesDir == "" {
 		c.ProfilesDir = "/etc/secrun/profiles"
 	}
+	if c.RecordingsDir == "" {
+		c.RecordingsDir = "/var/lib/secrun/recordings"
+	}
 	if c.NoNewPrivileges == nil {
 		t := true
 		c.NoNewPrivileges = &t
@@ -238,6 +242,9 @@ func (c *Config) validate() error {
 	}
 	if err := ValidateName("apparmor.profile", c.AppArmor.Profile); err != nil {
 		return err
+	}
+	if !filepath.IsAbs(c.RecordingsDir) {
+		return fmt.Errorf("recordings_dir = %q: must be an absolute path", c.RecordingsDir)
 	}
 	if !filepath.IsAbs(c.ProfilesDir) {
 		return fmt.Errorf("profiles_dir = %q: must be an absolute path", c.ProfilesDir)

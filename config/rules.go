@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,7 +20,34 @@ const (
 	// AnnSeccompProfile lets a pod pick a profile from profiles_dir by name.
 	// It can only tighten: the picked profile is merged with the node's.
 	AnnSeccompProfile = "secrun.io/seccomp-profile"
+	// AnnRecord turns recording on for a container; its value names the
+	// recording, which lands under recordings_dir.
+	AnnRecord = "secrun.io/record"
 )
+
+// RecordingPath is where the recording NAME of a container goes:
+// recordings_dir/NAMESPACE/POD/CONTAINER-NAME.json, from CRI's annotations
+// (the container ID for specs without them).
+func (c *Config) RecordingPath(ann map[string]string, id, name string) (string, error) {
+	if err := ValidateName("annotation "+AnnRecord, name); err != nil {
+		return "", err
+	}
+	part := func(key, fallback string) string {
+		v := ann[key]
+		if ValidateName("", v) != nil {
+			return fallback
+		}
+		return v
+	}
+	ctr := part(AnnContainer, "")
+	if ctr == "" {
+		ctr = part("", "container")
+		if ValidateName("", id) == nil {
+			ctr = id
+		}
+	}
+	return filepath.Join(c.RecordingsDir, part(AnnNamespace, "_"), part(AnnPod, "_"), ctr+"-"+name+".json"), nil
+}
 
 // Rule loosens or changes the policy for the workloads it matches. Matching
 // uses only what containerd's CRI writes into the spec, never annotations a

@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secrun/secrun/profiles"
 )
@@ -22,6 +26,7 @@ func TestContainerd(t *testing.T) {
 			t.Run("CRI per-workload rule", func(t *testing.T) { testCRIRule(t, c) })
 			t.Run("CRI annotation picks profile", func(t *testing.T) { testCRIAnnotation(t, c) })
 			t.Run("CRI host-PID pod refused", func(t *testing.T) { testCRIHostPID(t, c) })
+			t.Run("CRI recording by annotation", func(t *testing.T) { testCRIRecord(t, c) })
 			t.Run("CRI broken config cleanup", func(t *testing.T) { testCRIBrokenConfig(t, c) })
 		})
 	}
@@ -161,6 +166,41 @@ func testCRIHostPID(t *testing.T, c *Containerd) {
 	}
 	if !strings.Contains(out, "secrun: ") || !strings.Contains(out, "host-pid: linux.namespaces") || !strings.Contains(out, "[podsecurity] allow") {
 		t.Errorf("crictl shows: %s", out)
+	}
+}
+
+// testCRIRecord: a pod annotated secrun.io/record gets its container
+// recorded; the profile lands under recordings_dir when the container stops.
+func testCRIRecord(t *testing.T, c *Containerd) {
+	dir := t.TempDir()
+	c.WriteSecrunConfig(t, fmt.Sprintf("recordings_dir = %q\n", dir)+c.baseSecrunConfig())
+	defer c.WriteSecrunConfig(t, c.baseSecrunConfig())
+	_, ctr, err := runPod(t, c, "secrun", "shop", "web-0", map[string]string{"secrun.io/record": "v1"}, "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustCrictl(t, "exec", ctr, "probe", "sys", "getppid")
+	c.mustCrictl(t, "stop", "--timeout", "1", ctr)
+	out := filepath.Join(dir, "shop", "web-0", "app-v1.json")
+	var data []byte
+	for i := 0; i < 100 && len(data) == 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+		data, _ = os.ReadFile(out)
+	}
+	var p struct {
+		DefaultAction string
+		Syscalls      []struct{ Names []string }
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		logs, _ := filepath.Glob(dir + "/*/*/*")
+		t.Fatalf("no recorded profile at %s (%v; files %v)", out, err, logs)
+	}
+	var names []string
+	for _, r := range p.Syscalls {
+		names = append(names, r.Names...)
+	}
+	if p.DefaultAction != "SCMP_ACT_ERRNO" || !slices.Contains(names, "getppid") || !slices.Contains(names, "nanosleep") && !slices.Contains(names, "clock_nanosleep") {
+		t.Errorf("recorded profile: default %s, %d names: %v", p.DefaultAction, len(names), names)
 	}
 }
 

@@ -40,7 +40,7 @@ var subcommands = map[string]bool{
 	"features": true, "help": true, "h": true, "kill": true, "list": true, "ps": true,
 	"pause": true, "restore": true, "resume": true, "run": true, "spec": true,
 	"start": true, "state": true, "update": true, "mounts": true,
-	"explain": true, "check": true, "setup": true, "profile": true, "apparmor": true, "monitor": true, "findings": true, "record": true,
+	"explain": true, "check": true, "setup": true, "profile": true, "apparmor": true, "monitor": true, "findings": true, "record": true, "record-agent": true,
 }
 
 // splitFlag returns the name of a flag token ("-x", "--x", "--x=v") and its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/secrun/secrun/profiles"
 	"github.com/secrun/secrun/profiles/apparmorgen"
 	"github.com/secrun/secrun/profiles/tool"
+	"github.com/secrun/secrun/record"
 	"github.com/secrun/secrun/setup"
 	"github.com/secrun/secrun/spec"
 )
@@ -50,6 +52,10 @@ func Main(argv []string) int {
 		return tool.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "apparmor":
 		return apparmorgen.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == "record":
+		return record.Main(inv.Args, os.Stdout, os.Stderr)
+	case inv.Command == record.AgentCommand:
+		return record.AgentMain(inv.Args)
 	case inv.Command == "monitor":
 		return monitor.Main(inv.Args, os.Stdout, os.Stderr)
 	case inv.Command == "findings":
@@ -74,6 +80,8 @@ secrun commands:
                             make, check and compare seccomp profiles
    apparmor generate|check|default ...
                             AppArmor profiles from a short policy, checked with apparmor_parser
+   record --output FILE [--format oci|spo] [--bundle DIR] ID
+                            run a container and write a profile of exactly the syscalls it made
    monitor [--output FILE] [--source auto|audit|kmsg]
                             turn kernel seccomp records of secrun containers into findings (JSON lines)
    findings summarize FILE...
@@ -163,16 +171,44 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if err := checkLSM(args.LSM, pol, cfg.Spec.Process.ApparmorProfile); err != nil {
 		return err
 	}
-	data, err := cfg.Encode()
+	agent, err := startRecording(node, cfg.Spec, args.ID)
 	if err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
+	data, err := cfg.Encode()
+	if err == nil {
+		_, err = cfg.Save(data)
+	}
+	if err != nil {
+		if agent != nil {
+			agent.Cancel()
+		}
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
-	changed, err := cfg.Save(data)
-	if err != nil {
-		return err
+	if agent != nil {
+		changes = append(changes, fmt.Sprintf("record: agent %d records into %s", agent.PID, agent.Output))
 	}
-	logPolicy(log, inv.Command, args.ID, cfg.Path, changed, changes)
+	logPolicy(log, inv.Command, args.ID, cfg.Path, string(data) != string(cfg.Orig), changes)
 	return nil
+}
+
+// startRecording honours the annotation secrun.io/record: NAME. It runs
+// last, after the policy, so the recording filter stays inside the
+// policy's profile; the output path comes from the node config and the
+// CRI annotations, never from the pod.
+func startRecording(node *config.Config, s *specs.Spec, id string) (*record.Agent, error) {
+	name, ok := s.Annotations[config.AnnRecord]
+	if !ok || s.Annotations[config.AnnContainerType] == "sandbox" {
+		return nil, nil
+	}
+	out, err := node.RecordingPath(s.Annotations, id, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return nil, err
+	}
+	return record.Prepare(s, id, out)
 }
 
 // checkLSM polices restore --lsm-profile: it may not swap the AppArmor
