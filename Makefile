@@ -53,6 +53,18 @@ fuzz:
 test: SHELL := /bin/bash
 test: deps vet unit integration fuzz
 
+# Benchmarks (as root, on a quiet machine): secrun next to runc 1.1, runc 1.5
+# and crun, measured side by side in one run. Writes bench/results.md;
+# asserts nothing about timings.
+BENCH_N     ?= 50
+BENCH_FLAGS ?=
+bench: build
+	gcc -static -O2 -o bin/syscall_loop bench/syscall_loop.c
+	gcc -static -O2 -o bin/maxrss bench/maxrss.c
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/gobench/ > bin/bench-go.txt || { cat bin/bench-go.txt; exit 1; }
+	$(GO) run ./bench/cmd/secrun-bench -secrun bin/secrun -loop bin/syscall_loop -maxrss bin/maxrss \
+		-gobench bin/bench-go.txt -n $(BENCH_N) -out bench/results.md $(BENCH_FLAGS)
+
 install: build
 	install -D -m 0755 bin/secrun $(DESTDIR)$(PREFIX)/bin/secrun
 	install -d -m 0755 $(DESTDIR)/etc/secrun/profiles

@@ -46,6 +46,10 @@ type Config struct {
 type SeccompConfig struct {
 	Profile string `toml:"profile"`
 	Mode    string `toml:"mode"`
+	// Architectures is "all" (the profile's native and compat ABIs, as
+	// Docker does) or "native": smaller filters, compiled several times
+	// faster by runc, but 32-bit binaries in containers stop working.
+	Architectures string `toml:"architectures"`
 }
 
 type CapConfig struct {
@@ -154,6 +158,9 @@ func (c *Config) fill() {
 	if c.Seccomp.Mode == "" {
 		c.Seccomp.Mode = "enforce"
 	}
+	if c.Seccomp.Architectures == "" {
+		c.Seccomp.Architectures = "all"
+	}
 	if c.Capabilities.OnViolation == "" {
 		c.Capabilities.OnViolation = "refuse"
 	}
@@ -229,6 +236,9 @@ func oneOf(key, v string, allowed ...string) error {
 
 func (c *Config) validate() error {
 	if err := oneOf("seccomp.mode", c.Seccomp.Mode, "enforce", "complain", "off"); err != nil {
+		return err
+	}
+	if err := oneOf("seccomp.architectures", c.Seccomp.Architectures, "all", "native"); err != nil {
 		return err
 	}
 	if err := oneOf("capabilities.on_violation", c.Capabilities.OnViolation, "refuse", "drop"); err != nil {

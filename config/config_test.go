@@ -165,3 +165,18 @@ func TestShippedExampleIsTheDefault(t *testing.T) {
 		t.Errorf("deploy/config.toml differs from the embedded default:\n%+v\n%+v", got, want)
 	}
 }
+
+func TestNativeArchitectures(t *testing.T) {
+	c, err := Load(write(t, "[seccomp]\narchitectures = \"native\"\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.Policy(nil)
+	s, err := p.Seccomp(profiles.Baseline)
+	if err != nil || len(s.Architectures) != 1 || s.Architectures[0] != "SCMP_ARCH_X86_64" {
+		t.Errorf("architectures = %v, %v", s.Architectures, err)
+	}
+	if _, err := Load(write(t, "[seccomp]\narchitectures = \"x86\"\n", 0o644)); err == nil {
+		t.Error("a bad value must be refused")
+	}
+}

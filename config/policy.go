@@ -43,6 +43,9 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node config %s: %w", src, err)
 	}
+	if c.Seccomp.Architectures == "native" {
+		resolve = nativeOnly(resolve)
+	}
 	p := &spec.Policy{
 		Source:          src,
 		CapAllow:        allow,
@@ -87,6 +90,18 @@ func (c *Config) PolicyFor(aa *profiles.AppArmorHost, ann map[string]string) (*s
 		p.SeccompName += "+" + name
 	}
 	return p, rule, nil
+}
+
+// nativeOnly keeps the first architecture of a resolved profile: the
+// native one (moby lists it before its compat sub-architectures).
+func nativeOnly(resolve func([]string) (*specs.LinuxSeccomp, error)) func([]string) (*specs.LinuxSeccomp, error) {
+	return func(bounding []string) (*specs.LinuxSeccomp, error) {
+		p, err := resolve(bounding)
+		if err == nil && len(p.Architectures) > 1 {
+			p.Architectures = p.Architectures[:1]
+		}
+		return p, err
+	}
 }
 
 // seccompResolver returns the function that builds the node's seccomp

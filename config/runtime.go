@@ -2,11 +2,16 @@ package config
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
 
-var runtimeLine = regexp.MustCompile(`(?m)^\s*runtime\s*=\s*"([^"]+)"`)
+// Compiled only when a broken config has to be scanned.
+var (
+	runtimeLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*runtime\s*=\s*"([^"]+)"`) })
+	tableHeader = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*\[`) })
+)
 
 // RuntimeOnly returns the runtime list for passthrough commands. It must work
 // even when the rest of the config is broken, so that state, kill and delete
@@ -29,10 +34,10 @@ func RuntimeOnly(path string) Runtimes {
 	}
 	// The first table header ends the top-level keys.
 	top := data
-	if loc := regexp.MustCompile(`(?m)^\s*\[`).FindIndex(data); loc != nil {
+	if loc := tableHeader().FindIndex(data); loc != nil {
 		top = data[:loc[0]]
 	}
-	if m := runtimeLine.FindSubmatch(top); m != nil {
+	if m := runtimeLine().FindSubmatch(top); m != nil {
 		return Runtimes{string(m[1])}
 	}
 	return Runtimes{"runc"}

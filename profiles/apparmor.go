@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/opencontainers/runc/libcontainer/apparmor"
@@ -22,12 +23,16 @@ const (
 	DefaultAppArmorComplain = "secrun-default-complain"
 )
 
-var apparmorTmpl = template.Must(template.New("apparmor").Parse(apparmorTemplate))
+// Parsed on first use: the create path of hosts without AppArmor never
+// needs it.
+var apparmorTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("apparmor").Parse(apparmorTemplate))
+})
 
 // AppArmorDefault renders the embedded profile under name.
 func AppArmorDefault(name string, complain bool) string {
 	var b bytes.Buffer
-	apparmorTmpl.Execute(&b, struct {
+	apparmorTmpl().Execute(&b, struct {
 		Name     string
 		Complain bool
 	}{name, complain})

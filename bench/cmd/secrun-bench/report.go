@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bufio"
+	"debug/buildinfo"
+	"debug/elf"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type host struct {
+	date, cpus, model, kernel, goHarness, goSecrun, secrunVersion, fs, specFrom string
+	workPath, rootfsFS                                                          string
+}
+
+func hostInfo(o *options, h *harness) host {
+	hi := host{
+		date:      time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		cpus:      strconv.Itoa(runtime.NumCPU()),
+		model:     "unknown CPU",
+		goHarness: runtime.Version(),
+		goSecrun:  "unknown",
+		fs:        fsType(h.work),
+		workPath:  h.work,
+		rootfsFS:  fsType(h.rootfsDir),
+		specFrom:  fmt.Sprintf("`%s spec` (%s)", h.specFrom.Name, h.specFrom.Version),
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				hi.model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	var u syscall.Utsname
+	if syscall.Uname(&u) == nil {
+		var b strings.Builder
+		for _, c := range u.Release {
+			if c == 0 {
+				break
+			}
+			b.WriteByte(byte(c))
+		}
+		hi.kernel = b.String()
+	}
+	if bi, err := buildinfo.ReadFile(h.secrun); err == nil {
+		hi.goSecrun = bi.GoVersion
+		var extra []string
+		for _, st := range bi.Settings {
+			switch st.Key {
+			case "CGO_ENABLED":
+				extra = append(extra, "CGO_ENABLED="+st.Value)
+			case "-tags":
+				extra = append(extra, "tags "+st.Value)
+			}
+		}
+		extra = append(extra, linkage(h.secrun))
+		hi.goSecrun += " (" + strings.Join(extra, ", ") + ")"
+	}
+	cmd := exec.Command(h.secrun, "--version")
+	cmd.Env = withEnv(h.env, "SECRUN_RUNTIME="+h.runtimes[0].Path)
+	if out, err := cmd.Output(); err == nil {
+		hi.secrunVersion, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
+	}
+	return hi
+}
+
+// linkage reports whether an ELF binary needs the dynamic loader: for a
+// process that starts on every container operation, loading shared
+// libraries is part of the cost.
+func linkage(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "linkage unknown"
+	}
+	defer f.Close()
+	cgo := ""
+	if syms, err := f.Symbols(); err == nil {
+		for _, s := range syms {
+			if s.Name == "x_cgo_init" { // runtime/cgo's C side
+				cgo = ", with cgo"
+				break
+			}
+		}
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return "dynamically linked" + cgo
+		}
+	}
+	return "statically linked" + cgo
+}
+
+func fsType(path string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return "unknown"
+	}
+	switch uint64(st.Type) {
+	case 0x01021994:
+		return "tmpfs"
+	case 0xef53:
+		return "ext4"
+	case 0x9123683e:
+		return "btrfs"
+	case 0x58465342:
+		return "xfs"
+	case 0x794c7630:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("fs 0x%x", uint64(st.Type))
+}
+
+type report struct {
+	opts      *options
+	host      host
+	loadStart string
+	loadEnd   string
+	alone     aloneResult
+	mem       []*memRow
+	create    []createResult
+	pass      []passResult
+	sys       []sysResult
+	gobench   []goBench
+	notes     []string
+	runtimes  []runtimeInfo
+	nodeFrom  string
+	noopText  string
+}
+
+func f2(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func signed(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.2f", v)
+}
+
+func pct(d, base float64) string {
+	if math.IsNaN(d) || base == 0 || math.IsNaN(base) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*d/base)
+}
+
+func mib(kib float64) string {
+	if math.IsNaN(kib) || kib == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", kib/1024)
+}
+
+// verdict compares a difference of medians with a target, using the
+// bootstrap interval; it reports, it does not assert.
+func verdict(d, lo, hi, target float64) string {
+	switch {
+	case math.IsNaN(d):
+		return "–"
+	case !math.IsNaN(hi) && hi <= target:
+		return "met"
+	case !math.IsNaN(lo) && lo > target:
+		return "**missed**"
+	case math.IsNaN(lo) && d <= target:
+		return "met (median; too few runs for an interval)"
+	case math.IsNaN(lo):
+		return "**missed** (median; too few runs for an interval)"
+	case d <= target:
+		return "met by the median; inconclusive (the interval reaches past the target)"
+	default:
+		return "missed by the median; inconclusive (the interval reaches below the target)"
+	}
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	o := r.opts
+	hi := r.host
+	w("## Benchmarks\n\n")
+	w("Measured %s by `make bench` on %s × %s, kernel %s; %s built with %s (harness %s); bundles and runtime state on %s (`%s`), rootfs on %s. ",
+		hi.date, hi.cpus, hi.model, hi.kernel, orDash(hi.secrunVersion), hi.goSecrun, hi.goHarness, hi.fs, filepath.Dir(hi.workPath), hi.rootfsFS)
+	w("Load average %s at the start, %s at the end. %d measured iterations after %d warm-up, variants interleaved in rotating order.\n\n",
+		r.loadStart, r.loadEnd, o.n, o.warmup)
+	w("| runtime | version | path |\n|---|---|---|\n")
+	for _, rt := range r.runtimes {
+		w("| %s | %s | `%s` |\n", rt.Name, rt.Version, rt.Path)
+	}
+	w("\nThe bundle is %s with busybox-static as a read-only rootfs, shaped like containerd's spec for a default pod "+
+		"(the 14 stock capabilities, no seccomp, no no-new-privileges), with containerd's flags "+
+		"(`--root R --log B/log.json --log-format json create --bundle B --pid-file B/init.pid ID`). "+
+		"Default policy: %s; no-op policy: `%s`. "+
+		"Times are wall clock from fork to exit as seen by `wait4`, in ms; `delete --force` after each create is not timed. "+
+		"Command: `%s`.\n", hi.specFrom, r.nodeFrom, r.noopText, o.commandStr)
+
+	if len(r.create) > 0 {
+		w("\n### Create latency (ms)\n\n")
+		w("(a) the runtime on the original config; (b) secrun with the default policy (a fresh copy of the original config each time, copied outside the timed region); " +
+			"(c) secrun with a no-op policy (no seccomp, no no-new-privileges, the stock 14 capabilities allowed, Pod Security checks off: start, parse, write, exec only); " +
+			"(d) the runtime on the config (b) produced (what the profile costs the runtime).\n\n")
+		e := o.nativeArch
+		head := "| runtime | (a) plain median / p90 | (b) secrun median / p90 | (c) secrun no-op median / p90 | (d) plain, secrun's config median / p90 |"
+		sep := "|---|---|---|---|---|"
+		if e {
+			head += " (e) plain, secrun's config, native arch only |"
+			sep += "---|"
+		}
+		w("%s\n%s\n", head, sep)
+		for _, c := range r.create {
+			cell := func(k string) string {
+				x := c.s.Wall[k]
+				if len(x) == 0 {
+					return "–"
+				}
+				return f2(median(x)) + " / " + f2(quantile(x, 0.9))
+			}
+			w("| %s | %s | %s | %s | %s |", c.rt.Name, cell("a"), cell("b"), cell("c"), cell("d"))
+			if e {
+				w(" %s |", cell("e"))
+			}
+			w("\n")
+		}
+		w("\nDifferences of medians, ms (%% of the second), with a 95%% bootstrap interval (iterations resampled as interleaved pairs) and the median of the paired differences. " +
+			"b − d is what secrun itself adds given the same final config (target from the issue: at most 1 ms); d − a is what Docker's profile costs the runtime.\n\n")
+		head = "| runtime | b − a | c − a | d − a | b − d | b − d: 95% interval | b − d: paired median | b − d ≤ 1 ms |"
+		sep = "|---|---|---|---|---|---|---|---|"
+		if e {
+			head += " e − a |"
+			sep += "---|"
+		}
+		w("%s\n%s\n", head, sep)
+		for _, c := range r.create {
+			d := func(x, y string) (float64, string) {
+				mx, my := median(c.s.Wall[x]), median(c.s.Wall[y])
+				return mx - my, signed(mx-my) + " (" + pct(mx-my, my) + ")"
+			}
+			_, ba := d("b", "a")
+			_, ca := d("c", "a")
+			_, da := d("d", "a")
+			bdv, bd := d("b", "d")
+			lo, hi := diffCI(c.s.Wall["b"], c.s.Wall["d"])
+			w("| %s | %s | %s | %s | %s | %s … %s | %s | %s |", c.rt.Name, ba, ca, da, bd, signed(lo), signed(hi),
+				signed(pairedMedian(c.s.Wall["b"], c.s.Wall["d"])), verdict(bdv, lo, hi, 1))
+			if e {
+				_, ea := d("e", "a")
+				w(" %s |", ea)
+			}
+			w("\n")
+		}
+		for _, c := range r.create {
+			if c.s.Err != "" {
+				w("\n- %s: stopped early: %s\n", c.rt.Name, oneLine(c.s.Err))
+			}
+			if f := failures(c.s); f != "" {
+				w("\n- %s: %s\n", c.rt.Name, f)
+			}
+			if c.outputMsg != "" {
+				w("\n- %s\n", c.outputMsg)
+			}
+			if c.rewroteC != "" {
+				w("\n- %s, (c): config.json %s.\n", c.rt.Name, c.rewroteC)
+			}
+		}
+	}
+
+	if len(r.pass) > 0 {
+		w("\n### Passthrough (ms)\n\n")
+		w("`state ID` and `kill ID 0` on a created container, the runtime directly and through secrun (which execs it without reading the policy); " +
+			"\"env\": the runtime from `SECRUN_RUNTIME`; \"config\": from the node config's `runtime` key, as on a node where containerd sets no environment. Target: under 2 ms added.\n\n")
+		w("| runtime | call | direct median | secrun (env) median | added | secrun (config) median | added | < 2 ms |\n|---|---|---|---|---|---|---|---|\n")
+		for _, p := range r.pass {
+			if p.s.Err != "" {
+				w("| %s | stopped: %s | | | | | | |\n", p.rt.Name, oneLine(p.s.Err))
+				continue
+			}
+			for _, k := range []string{"state", "kill"} {
+				base := median(p.s.Wall[k])
+				se, sc := median(p.s.Wall[k+"-s"]), median(p.s.Wall[k+"-c"])
+				worst := math.Max(se-base, sc-base)
+				v := "met"
+				if worst >= 2 {
+					v = "**missed**"
+				}
+				name := k + " ID"
+				if k == "kill" {
+					name = "kill ID 0"
+				}
+				w("| %s | `%s` | %s | %s | %s | %s | %s | %s |\n", p.rt.Name, name, f2(base), f2(se), signed(se-base), f2(sc), signed(sc-base), v)
+			}
+		}
+		for _, p := range r.pass {
+			if f := failures(p.s); f != "" {
+				w("\n- %s: %s\n", p.rt.Name, f)
+			}
+		}
+	}
+
+	if len(r.alone.vs) > 0 {
+		w("\n### secrun on its own, and memory\n\n")
+		w("secrun with `SECRUN_RUNTIME=%s`: its whole cost (Go start-up, node config, policy, write, execve) without a runtime's noise, interleaved like the rest. "+
+			"CPU is user + system time from `wait4` (ms).\n\n", o.truePath)
+		w("| call | wall median | p90 | CPU median |\n|---|---|---|---|\n")
+		for _, v := range r.alone.vs {
+			x := r.alone.s.Wall[v.Key]
+			w("| %s | %s | %s | %s |\n", v.Label, f2(median(x)), f2(quantile(x, 0.9)), f2(median(r.alone.s.CPU[v.Key])))
+		}
+		if t := median(r.alone.s.Wall["true"]); !math.IsNaN(t) {
+			g := median(r.alone.s.Wall["go"])
+			w("\nsecrun's own time (median minus the `%s` baseline): default policy %s ms, no-op policy %s ms, passthrough %s ms; "+
+				"of which Go start-up (the Go baseline minus `%s`) %s ms.\n", o.truePath,
+				signed(median(r.alone.s.Wall["default"])-t), signed(median(r.alone.s.Wall["noop"])-t), signed(median(r.alone.s.Wall["state"])-t),
+				o.truePath, signed(g-t))
+		}
+		if r.alone.init != "" {
+			w("secrun's %s.\n", r.alone.init)
+		}
+		if r.alone.s.Err != "" {
+			w("\n- stopped early: %s\n", oneLine(r.alone.s.Err))
+		}
+		if f := failures(r.alone.s); f != "" {
+			w("\n- %s\n", f)
+		}
+	}
+	if len(r.mem) > 0 {
+		w("\n### Peak memory\n\n")
+		w("`ru_maxrss` from `wait4`, through the static launcher `bench/maxrss.c` (a child of the Go harness would start with the harness's RSS as its floor). " +
+			"The kernel keeps the peak across execve, so secrun → `/bin/true` is secrun's own peak and secrun → runtime the larger of the two. Median of up to 10 interleaved runs.\n\n")
+		w("| process | max RSS MiB |\n|---|---|\n")
+		for _, m := range r.mem {
+			v := mib(median(m.kib))
+			if m.err != "" {
+				v = "failed: " + oneLine(m.err)
+			}
+			w("| %s | %s |\n", m.label, v)
+		}
+	}
+
+	if len(r.sys) > 0 {
+		w("\n### System calls inside the container (ns per call)\n\n")
+		w("`bench/syscall_loop.c`, static, times %d calls of each syscall; median of %d interleaved rounds per configuration (in brackets: the difference from no filter). "+
+			"`getppid` has no argument rule in Docker's profile (the kernel's seccomp action cache answers it without running the filter); "+
+			"`personality(0xffffffff)` is argument-checked (the filter runs on every call); `read` of 1 byte from /dev/zero. "+
+			"\"Docker default\": `github.com/moby/profiles/seccomp` resolved for the spec's capabilities, as dockerd gives it to the runtime; "+
+			"\"small allowlist\": a recorded-style profile of the %d syscalls the loop and the runtime's init need, everything else EPERM.\n\n",
+			o.iters, o.rounds, len(smallProfile().Syscalls[0].Names))
+		w("| runtime | configuration | getppid | personality | read | inside the container |\n|---|---|---|---|---|---|\n")
+		for _, s := range r.sys {
+			var none map[string][]float64
+			if len(s.cfgs) > 0 {
+				none = s.ns[s.cfgs[0]]
+			}
+			for i, c := range s.cfgs {
+				cell := func(sc string) string {
+					x := s.ns[c][sc]
+					if len(x) == 0 {
+						return "–"
+					}
+					m := median(x)
+					if i == 0 || none == nil || len(none[sc]) == 0 {
+						return fmt.Sprintf("%.1f", m)
+					}
+					return fmt.Sprintf("%.1f (%+.1f)", m, m-median(none[sc]))
+				}
+				w("| %s | %s | %s | %s | %s | %s |\n", s.rt.Name, c, cell("getppid"), cell("personality"), cell("read"), orDash(s.status[c]))
+			}
+			for _, e := range s.errs {
+				w("\n- %s: %s\n", s.rt.Name, oneLine(e))
+			}
+		}
+	}
+
+	if len(r.gobench) > 0 {
+		w("\n### Go benchmarks (`go test -bench . -benchmem ./bench/gobench/`)\n\n")
+		w("The steps of `secrun create` in-process, on containerd-shaped configs padded to 10, 20 and 30 KB (env and annotations) and on one carrying Docker's profile (`RuntimeDefault`: secrun merges); `Save` and `CreatePath` on the temp dir's filesystem and on tmpfs. One process, warm caches: no Go start-up, no first-use cost of encoding/json's type caches.\n\n")
+		w("| benchmark | µs/op | KB/op | allocs/op |\n|---|---|---|---|\n")
+		for _, g := range r.gobench {
+			w("| `%s` | %.1f | %.1f | %d |\n", g.name, g.nsPerOp/1000, g.bytesPerOp/1024, g.allocsPerOp)
+		}
+	}
+	if len(r.notes) > 0 {
+		w("\n")
+		for _, n := range r.notes {
+			w("- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+func failures(s samples) string {
+	if len(s.Failures) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d iteration(s) dropped and run again after a failed call; first: %s", len(s.Failures), oneLine(s.Failures[0]))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	if len(s) > 400 {
+		s = s[:400] + "..."
+	}
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	return s
+}
