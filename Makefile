@@ -44,10 +44,10 @@ FUZZ_TARGETS = ./shim:FuzzParse ./spec:FuzzApplyConfig ./config:FuzzLoad ./setup
 	./profiles/apparmorgen:FuzzGeneratePolicy ./profiles/apparmorgen:FuzzGlob
 fuzz: SHELL := /bin/bash
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@mkdir -p bin; set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run XXX -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tail -1; \
-		test $${PIPESTATUS[0]} -eq 0; \
+		if ! $(GO) test -run XXX -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg > bin/fuzz.log 2>&1; then \
+			grep -v '^ *{' bin/fuzz.log | cut -c1-400 | tail -30; exit 1; fi; tail -1 bin/fuzz.log; \
 	done
 
 test: SHELL := /bin/bash

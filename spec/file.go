@@ -172,6 +172,10 @@ func checkOwnedNames(f *File) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Path, err)
 	}
+	// Annotations drive rules and are rewritten: same checks.
+	if _, err := f.raw.child("annotations"); err != nil {
+		return fmt.Errorf("%s: annotations: %w", f.Path, err)
+	}
 	return exactNames(linux, f.Path+": linux", "seccomp")
 }
 
