@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/secrun/secrun/profiles/tool"
 	"io"
 	"log"
 	"net"
@@ -91,8 +92,8 @@ func PrepareWith(s *specs.Spec, id, outPath string, opt Options) (*Agent, error)
 		return nil, fmt.Errorf("record: format %q: use oci or spo", opt.Format)
 	}
 	if opt.Name == "" {
-		opt.Name = spoName(outPath)
-	} else if !validName(opt.Name) {
+		opt.Name = tool.NameFromPath(outPath)
+	} else if !tool.ValidK8sName(opt.Name) {
 		return nil, fmt.Errorf("record: name %q is not a Kubernetes object name (lower-case letters, digits, '-' and '.')", opt.Name)
 	}
 	if opt.Exe == "" {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/secrun/secrun/profiles/tool"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -322,67 +322,9 @@ func Encode(p *specs.LinuxSeccomp, format, name string) ([]byte, error) {
 		}
 		return b.Bytes(), nil
 	case FormatSPO:
-		return toSPO(p, name)
+		return tool.ToSPO(p, name)
 	}
 	return nil, fmt.Errorf("unknown format %q (oci or spo)", format)
-}
-
-// The Security Profiles Operator's SeccompProfile, as `secrun profile`
-// writes and reads it (profiles/tool): apiVersion v1, the runtime-spec
-// fields under spec, errnoRet 0 meaning unset, no defaultErrnoRet.
-const spoAPIVersion = "security-profiles-operator.x-k8s.io/v1"
-
-type spoProfile struct {
-	APIVersion string      `json:"apiVersion"`
-	Kind       string      `json:"kind"`
-	Metadata   spoMetadata `json:"metadata"`
-	Spec       spoSpec     `json:"spec"`
-}
-
-type spoMetadata struct {
-	Name string `json:"name,omitempty"`
-}
-
-type spoSpec struct {
-	DefaultAction specs.LinuxSeccompAction `json:"defaultAction"`
-	Architectures []specs.Arch             `json:"architectures,omitempty"`
-	Syscalls      []spoSyscall             `json:"syscalls,omitempty"`
-	Flags         []specs.LinuxSeccompFlag `json:"flags,omitempty"`
-}
-
-type spoSyscall struct {
-	Names    []string                 `json:"names"`
-	Action   specs.LinuxSeccompAction `json:"action"`
-	ErrnoRet uint                     `json:"errnoRet,omitempty"`
-	Args     []spoArg                 `json:"args,omitempty"`
-}
-
-type spoArg struct {
-	Index    uint                       `json:"index"`
-	Value    uint64                     `json:"value,omitempty"`
-	ValueTwo uint64                     `json:"valueTwo,omitempty"`
-	Op       specs.LinuxSeccompOperator `json:"op"`
-}
-
-func toSPO(p *specs.LinuxSeccomp, name string) ([]byte, error) {
-	if p.DefaultErrnoRet != nil && *p.DefaultErrnoRet != ePERM {
-		return nil, fmt.Errorf("defaultErrnoRet %d cannot be written as a SeccompProfile (it has no such field; runtimes use EPERM)", *p.DefaultErrnoRet)
-	}
-	out := spoProfile{
-		APIVersion: spoAPIVersion, Kind: "SeccompProfile", Metadata: spoMetadata{Name: name},
-		Spec: spoSpec{DefaultAction: p.DefaultAction, Architectures: p.Architectures, Flags: p.Flags},
-	}
-	for _, r := range p.Syscalls {
-		s := spoSyscall{Names: r.Names, Action: r.Action}
-		if r.ErrnoRet != nil {
-			s.ErrnoRet = *r.ErrnoRet
-		}
-		for _, a := range r.Args {
-			s.Args = append(s.Args, spoArg{Index: a.Index, Value: a.Value, ValueTwo: a.ValueTwo, Op: a.Op})
-		}
-		out.Spec.Syscalls = append(out.Spec.Syscalls, s)
-	}
-	return yaml.Marshal(out)
 }
 
 // FormatFor picks the format for an output path when none was asked for:
@@ -393,39 +335,6 @@ func FormatFor(path string) string {
 		return FormatSPO
 	}
 	return FormatOCI
-}
-
-// spoName derives a Kubernetes object name from the output file's name.
-func spoName(path string) string {
-	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	var b strings.Builder
-	for _, r := range strings.ToLower(base) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	n := strings.Trim(b.String(), "-.")
-	if !validName(n) {
-		return "secrun-recorded"
-	}
-	return n
-}
-
-// validName checks a metadata.name (an RFC 1123 subdomain).
-func validName(n string) bool {
-	if n == "" || len(n) > 253 {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !alnum && c != '-' && c != '.' || (i == 0 || i == len(n)-1) && !alnum {
-			return false
-		}
-	}
-	return true
 }
 
 func without(names []string, drop string) []string {

@@ -262,7 +262,7 @@ func TestEncodeFormats(t *testing.T) {
 		if FormatFor(f.file) != f.format {
 			t.Errorf("FormatFor(%s) = %s", f.file, FormatFor(f.file))
 		}
-		data, err := Encode(p, f.format, spoName(f.file))
+		data, err := Encode(p, f.format, tool.NameFromPath(f.file))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/secrun/secrun/profiles/tool"
 	"io"
 	"net"
 	"os"
@@ -48,7 +49,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", "", "--root passed to the runtime")
 	verbose := fs.Bool("v", false, "list the syscalls recorded, with their counts, on stderr")
 	wait := fs.Duration("wait", 10*time.Second, "after the runtime exits, how long processes left under the filter may take to exit")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := tool.ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
@@ -77,8 +78,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return usage("--format %q: use oci or spo", *format)
 	}
 	if *name == "" {
-		*name = spoName(*output)
-	} else if !validName(*name) {
+		*name = tool.NameFromPath(*output)
+	} else if !tool.ValidK8sName(*name) {
 		return usage("--name %q is not a Kubernetes object name (lower-case letters, digits, '-' and '.')", *name)
 	}
 	if err := checkWritable(*output); err != nil {
@@ -205,26 +206,6 @@ loop:
 	fmt.Fprintf(stderr, "secrun record: wrote %s: %d syscalls allowed (%d recorded, %d added for the runtime: %s)\n",
 		*output, res.Allowed, len(res.Recorded), len(res.Runtime), strings.Join(res.Runtime, " "))
 	return 0
-}
-
-// parseInterleaved parses flags before, between and after the positional
-// arguments; "--" ends the flags.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 // exitStatus is the runtime's exit status (which `runc run` makes the

@@ -192,7 +192,7 @@ func TestMainUsage(t *testing.T) {
 func TestParseInterleaved(t *testing.T) {
 	fs := newFlags("merge", os.Stderr)
 	out := fs.String("output", "", "")
-	pos, err := parse(fs, []string{"a", "--output", "o", "b", "--", "--c"})
+	pos, err := ParseInterleaved(fs, []string{"a", "--output", "o", "b", "--", "--c"})
 	if err != nil || *out != "o" || !slices.Equal(pos, []string{"a", "b", "--c"}) {
 		t.Errorf("pos %v out %q err %v", pos, *out, err)
 	}

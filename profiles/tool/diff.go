@@ -16,7 +16,7 @@ func diff(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("diff", stderr)
 	var caps capsFlag
 	fs.Var(&caps, "caps", "bounding `LIST` Docker-format includes/excludes are resolved for (default: the 14 stock capabilities)")
-	files, err := parse(fs, args)
+	files, err := ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {

@@ -19,7 +19,7 @@ func fromStrace(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "metadata.name of the SeccompProfile with --format spo (default: the output file's name)")
 	output := fs.String("output", "", "write the profile to `FILE` (atomically) instead of stdout")
 	allowUnknown := fs.Bool("allow-unknown", false, "leave out names libseccomp does not know instead of failing")
-	files, err := parse(fs, args)
+	files, err := ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
@@ -33,8 +33,8 @@ func fromStrace(args []string, stdout, stderr io.Writer) int {
 	}
 	spoName := *name
 	if spoName == "" {
-		spoName = nameFromPath(*output)
-	} else if !validK8sName(spoName) {
+		spoName = NameFromPath(*output)
+	} else if !ValidK8sName(spoName) {
 		return usageError(stderr, "from-strace", "--name %q is not a Kubernetes object name (lower-case letters, digits, '-' and '.')", spoName)
 	}
 
@@ -82,7 +82,7 @@ func fromStrace(args []string, stdout, stderr io.Writer) int {
 
 	var data []byte
 	if *format == "spo" {
-		if data, err = toSPO(p, spoName); err != nil {
+		if data, err = ToSPO(p, spoName); err != nil {
 			fmt.Fprintf(stderr, "secrun profile from-strace: %v\n", err)
 			return 1
 		}
@@ -157,8 +157,8 @@ func profileFromTrace(t *Trace) (*specs.LinuxSeccomp, traceReport) {
 	return p, rep
 }
 
-// nameFromPath derives a Kubernetes object name from an output file name.
-func nameFromPath(path string) string {
+// NameFromPath derives a Kubernetes object name from an output file name.
+func NameFromPath(path string) string {
 	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	var b strings.Builder
 	for _, r := range strings.ToLower(base) {
@@ -169,7 +169,7 @@ func nameFromPath(path string) string {
 		}
 	}
 	n := strings.Trim(b.String(), "-.")
-	if path == "" || path == "-" || !validK8sName(n) {
+	if path == "" || path == "-" || !ValidK8sName(n) {
 		return "secrun-recorded"
 	}
 	return n

@@ -270,9 +270,9 @@ func (s *spoSpec) toOCI() *specs.LinuxSeccomp {
 	return out
 }
 
-// toSPO writes p as a SeccompProfile named name. SPO has no
+// ToSPO writes p as a SeccompProfile named name. SPO has no
 // defaultErrnoRet: runtimes return EPERM for an ERRNO default.
-func toSPO(p *specs.LinuxSeccomp, name string) ([]byte, error) {
+func ToSPO(p *specs.LinuxSeccomp, name string) ([]byte, error) {
 	if p.DefaultErrnoRet != nil && *p.DefaultErrnoRet != ePERM {
 		return nil, fmt.Errorf("defaultErrnoRet %d cannot be written as a SeccompProfile (the operator's spec has no such field; runtimes use EPERM)", *p.DefaultErrnoRet)
 	}
@@ -297,8 +297,8 @@ func toSPO(p *specs.LinuxSeccomp, name string) ([]byte, error) {
 	return yaml.Marshal(out)
 }
 
-// validK8sName checks a metadata.name (RFC 1123 subdomain).
-func validK8sName(n string) bool {
+// ValidK8sName checks a metadata.name (RFC 1123 subdomain).
+func ValidK8sName(n string) bool {
 	if n == "" || len(n) > 253 {
 		return false
 	}

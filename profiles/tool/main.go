@@ -92,9 +92,9 @@ func usageLine(cmd string) string {
 	return cmd
 }
 
-// parse parses flags that may come before, between or after the positional
+// ParseInterleaved parses flags that may come before, between or after the positional
 // arguments (`merge A B --output F`); "--" ends the flags.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func ParseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {

@@ -17,7 +17,7 @@ func merge(args []string, stdout, stderr io.Writer) int {
 	var caps capsFlag
 	fs.Var(&caps, "caps", "bounding `LIST` Docker-format includes/excludes are resolved for (default: the 14 stock capabilities)")
 	output := fs.String("output", "", "write the merged profile to `FILE` (atomically) instead of stdout")
-	files, err := parse(fs, args)
+	files, err := ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {

@@ -23,7 +23,7 @@ func show(args []string, stdout, stderr io.Writer) int {
 	var caps capsFlag
 	fs.Var(&caps, "caps", "bounding `LIST` to resolve for (default: a level's own allowlist; the 14 stock capabilities for files)")
 	dir := fs.String("profiles-dir", DefaultProfilesDir, "`DIR` holding NAME.json profiles")
-	names, err := parse(fs, args)
+	names, err := ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {

@@ -18,7 +18,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	var caps capsFlag
 	fs.Var(&caps, "caps", "bounding `LIST` Docker-format includes/excludes are resolved for (default: the 14 stock capabilities)")
 	allowUnknown := fs.Bool("allow-unknown", false, "report syscall names libseccomp does not know as warnings, not errors")
-	files, err := parse(fs, args)
+	files, err := ParseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {

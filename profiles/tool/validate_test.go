@@ -99,7 +99,7 @@ func TestValidateLevels(t *testing.T) {
 		if !strings.Contains(out, ": config.json profile:") {
 			t.Errorf("%s: config.json not detected:\n%s", name, out)
 		}
-		yml, err := toSPO(p, name)
+		yml, err := ToSPO(p, name)
 		if err != nil {
 			t.Fatal(err)
 		}
