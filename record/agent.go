@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/secrun/secrun/profiles/tool"
 	"io"
 	"log"
 	"net"
@@ -24,6 +23,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/spec"
 )
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/secrun/secrun/profiles/tool"
 	"io"
 	"net"
 	"os"
@@ -18,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/secrun/secrun/config"
+	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/spec"
 )
 
