@@ -20,6 +20,7 @@ import (
 	"github.com/secrun/secrun/config"
 	"github.com/secrun/secrun/profiles"
 	"github.com/secrun/secrun/profiles/tool"
+	"github.com/secrun/secrun/shim"
 )
 
 type report struct {
@@ -175,7 +176,7 @@ func runtimeChecks(r *report, cfg *config.Config) {
 	} else if cfg != nil {
 		candidates = cfg.Runtime
 	}
-	self, _ := os.Executable()
+	self, _ := shim.WrapperPath()
 	for _, c := range candidates {
 		path, err := exec.LookPath(c)
 		if err != nil {
@@ -238,18 +239,22 @@ func cfgProfile(cfg *config.Config) string {
 	return cfg.AppArmor.Profile
 }
 
+// selfChecks: the wrapper containerd runs, and secrun-tools (this binary).
 func selfChecks(r *report) {
-	self, err := os.Executable()
+	wrapper, err := shim.WrapperPath()
 	if err != nil {
 		r.warn("secrun binary: %v", err)
 		return
 	}
-	fi, err := os.Stat(self)
-	if err == nil && fi.Mode().Perm()&0o022 != 0 {
-		r.fail("secrun binary %s is writable by group or others (mode %04o)", self, fi.Mode().Perm())
-		return
+	tools, _ := os.Executable()
+	for _, b := range []string{wrapper, tools} {
+		fi, err := os.Stat(b)
+		if err == nil && fi.Mode().Perm()&0o022 != 0 {
+			r.fail("secrun binary %s is writable by group or others (mode %04o)", b, fi.Mode().Perm())
+			return
+		}
 	}
-	r.ok("secrun binary: %s", self)
+	r.ok("secrun binary: %s (tools: %s)", wrapper, tools)
 }
 
 // containerdChecks looks for the runtime entry in the containerd config and
@@ -287,7 +292,7 @@ func containerdChecks(r *report, path, name string) {
 			continue
 		}
 		bin, _ := dig(entry, "options", "BinaryName").(string)
-		self, _ := os.Executable()
+		self, _ := shim.WrapperPath()
 		switch {
 		case bin == "":
 			r.fail("containerd: %s: runtime %q has no options.BinaryName", f, name)

@@ -64,16 +64,28 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(work)
 		// `make integration` passes the binary `make build` made, so the
 		// tests run what ships; otherwise build one here.
+		// secrun-tools must sit next to it (secrun hands tool commands
+		// and recording creates to it), as `make build` puts it.
 		secrun = os.Getenv("SECRUN_BIN")
 		if secrun == "" {
 			secrun = filepath.Join(work, "secrun")
-			if out, err := exec.Command("go", "build", "-o", secrun, "../cmd/secrun").CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "building secrun: %v\n%s", err, out)
+			for _, b := range []struct{ out, pkg, cgo string }{
+				{secrun, "../cmd/secrun", "CGO_ENABLED=0"},
+				{filepath.Join(work, "secrun-tools"), "../cmd/secrun-tools", "CGO_ENABLED=1"},
+			} {
+				cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+				cmd.Env = append(os.Environ(), b.cgo)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					fmt.Fprintf(os.Stderr, "building %s: %v\n%s", b.pkg, err, out)
+					return 1
+				}
+			}
+		}
+		for _, b := range []string{secrun, filepath.Join(filepath.Dir(secrun), "secrun-tools")} {
+			if _, err := os.Stat(b); err != nil {
+				fmt.Fprintf(os.Stderr, "SECRUN_BIN: %v (make build makes both)\n", err)
 				return 1
 			}
-		} else if _, err := os.Stat(secrun); err != nil {
-			fmt.Fprintf(os.Stderr, "SECRUN_BIN: %v\n", err)
-			return 1
 		}
 		probe = filepath.Join(work, "probe")
 		if out, err := exec.Command("gcc", "-static", "-O2", "-o", probe, "testdata/probe.c").CombinedOutput(); err != nil {

@@ -41,6 +41,8 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+
+	"github.com/secrun/secrun/shim"
 )
 
 const usage = `Usage: secrun setup containerd [flags]
@@ -49,7 +51,8 @@ Register secrun as a containerd CRI runtime (or remove it with --uninstall).
 
   --config PATH        containerd config (default /etc/containerd/config.toml;
                        created if missing)
-  --binary PATH        the secrun binary containerd runs (default: this executable)
+  --binary PATH        the secrun binary containerd runs (default: the secrun
+                       that ran this command)
   --runtime-name NAME  CRI runtime handler name (default secrun)
   --default            also make it containerd's default_runtime_name
   --uninstall          remove what secrun setup added, restoring the rest
@@ -308,12 +311,8 @@ func makePlan(o *Options) (*plan, error) {
 	}
 	binary := o.Binary
 	if binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("finding this executable: %v: pass --binary", err)
-		}
-		if binary, err = filepath.EvalSymlinks(exe); err != nil {
-			return nil, fmt.Errorf("finding this executable: %v: pass --binary", err)
+		if binary, err = shim.WrapperPath(); err != nil {
+			return nil, fmt.Errorf("%v: pass --binary", err)
 		}
 	}
 	if strings.ContainsAny(binary, "\n\r") {

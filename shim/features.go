@@ -1,9 +1,9 @@
 package shim
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,8 +24,10 @@ func supportsLogFlag(runtime string) bool {
 	if err != nil {
 		return false
 	}
-	key := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d", runtime, fi.Size(), fi.ModTime().UnixNano()))))
-	cache := filepath.Join(featuresCache, key[:32])
+	// A new binary at the same path has another size or mtime: a new key.
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d\x00%d", runtime, fi.Size(), fi.ModTime().UnixNano())
+	cache := filepath.Join(featuresCache, fmt.Sprintf("%016x", h.Sum64()))
 	if b, err := os.ReadFile(cache); err == nil {
 		return string(b) == "log-flag"
 	}

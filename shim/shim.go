@@ -12,14 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/secrun/secrun/check"
 	"github.com/secrun/secrun/config"
-	"github.com/secrun/secrun/monitor"
 	"github.com/secrun/secrun/profiles"
-	"github.com/secrun/secrun/profiles/apparmorgen"
-	"github.com/secrun/secrun/profiles/tool"
-	"github.com/secrun/secrun/record"
-	"github.com/secrun/secrun/setup"
 	"github.com/secrun/secrun/spec"
 )
 
@@ -44,22 +38,11 @@ func Main(argv []string) int {
 		return passthrough(inv, log)
 	case inv.Command == "explain":
 		return explain(inv, os.Stdout)
-	case inv.Command == "check":
-		return check.Main(inv.Args, os.Stdout, os.Stderr)
-	case inv.Command == "setup":
-		return setup.Main(inv.Args, os.Stdout, os.Stderr)
-	case inv.Command == "profile":
-		return tool.Main(inv.Args, os.Stdout, os.Stderr)
-	case inv.Command == "apparmor":
-		return apparmorgen.Main(inv.Args, os.Stdout, os.Stderr)
-	case inv.Command == "record":
-		return record.Main(inv.Args, os.Stdout, os.Stderr)
-	case inv.Command == record.AgentCommand:
-		return record.AgentMain(inv.Args)
-	case inv.Command == "monitor":
-		return monitor.Main(inv.Args, os.Stdout, os.Stderr)
-	case inv.Command == "findings":
-		return monitor.FindingsMain(inv.Args, os.Stdout, os.Stderr)
+	case slices.Contains(ToolCommands, inv.Command):
+		if t := tools[inv.Command]; t != nil {
+			return t(inv.Args, os.Stdout, os.Stderr)
+		}
+		return handOff(inv, log)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
 		return confine(inv, log, createPolicy)
 	case inv.Command == "exec":
@@ -144,7 +127,9 @@ func confine(inv *Invocation, log *logger, step policyStep) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := step(inv, log, cfg, args, runtime); err != nil {
+	if err := step(inv, log, cfg, args, runtime); err == errHandOff {
+		return handOff(inv, log)
+	} else if err != nil {
 		return fail(err)
 	}
 	return fail(execRuntime(runtime, inv.Argv))
@@ -154,6 +139,9 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	cfg, err := spec.LoadConfig(args.Bundle, args.Config)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
+	if wantsRecording(cfg.Spec) && recorder == nil {
+		return errHandOff
 	}
 	pol, desc, err := node.PolicyFor(appArmorHost, cfg.Spec.Annotations)
 	if err != nil {
@@ -192,23 +180,27 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	return nil
 }
 
+func wantsRecording(s *specs.Spec) bool {
+	_, ok := s.Annotations[config.AnnRecord]
+	return ok && s.Annotations[config.AnnContainerType] != "sandbox"
+}
+
 // startRecording honours the annotation secrun.io/record: NAME. It runs
 // last, after the policy, so the recording filter stays inside the
 // policy's profile; the output path comes from the node config and the
 // CRI annotations, never from the pod.
-func startRecording(node *config.Config, s *specs.Spec, id string) (*record.Agent, error) {
-	name, ok := s.Annotations[config.AnnRecord]
-	if !ok || s.Annotations[config.AnnContainerType] == "sandbox" {
+func startRecording(node *config.Config, s *specs.Spec, id string) (*Agent, error) {
+	if !wantsRecording(s) {
 		return nil, nil
 	}
-	out, err := node.RecordingPath(s.Annotations, id, name)
+	out, err := node.RecordingPath(s.Annotations, id, s.Annotations[config.AnnRecord])
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return nil, err
 	}
-	return record.Prepare(s, id, out)
+	return recorder(s, id, out)
 }
 
 // checkLSM polices restore --lsm-profile: it may not swap the AppArmor
