@@ -1,74 +1,33 @@
 // Package spec loads, modifies and atomically saves OCI runtime specs.
 //
-// A spec is kept as raw JSON and decoded into runtime-spec types only for
-// reading: on save, only the fields a policy step owns are re-encoded into the
-// raw document, so fields this program does not know survive byte-for-byte.
+// A spec is decoded once into runtime-spec types for reading, and scanned
+// once for the byte spans of its members. Encode splices the values of the
+// fields a policy step owns into the original bytes: everything else (key
+// order, whitespace, fields this program does not know) survives
+// byte-for-byte, and a spec that is already compliant comes back unchanged,
+// so Save does not rewrite it.
 package spec
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 )
 
-// object is a JSON object whose values stay raw until someone owns them.
-type object map[string]json.RawMessage
-
-func decodeObject(data []byte, what string) (object, error) {
-	var o object
-	if err := json.Unmarshal(data, &o); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, describeJSONError(data, err))
-	}
+// exactNames refuses keys of o that are case variants of the fields secrun
+// reads at this level: Go's decoder would take "Capabilities" for
+// "capabilities", crun would ignore it. where (and sub, when set) locate o.
+func exactNames(o *span, where, sub string, names ...string) error {
 	if o == nil {
-		return nil, fmt.Errorf("%s: is JSON null, expected an object", what)
+		return nil
 	}
-	if err := distinctKeys(data); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return o, nil
-}
-
-// distinctKeys refuses an object with two keys that are equal when case is
-// ignored. Go's decoder (runc, containerd, secrun) matches keys without case
-// and merges repeats, yajl (crun) does neither: such a spec would mean one
-// thing to secrun and another to the runtime.
-func distinctKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil {
-		return err
-	}
-	seen := map[string]string{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		k, _ := tok.(string)
-		fold := strings.ToLower(k)
-		if prev, ok := seen[fold]; ok {
-			if prev == k {
-				return fmt.Errorf("key %q appears twice; runtimes disagree on which one counts (remove one)", k)
-			}
-			return fmt.Errorf("keys %q and %q differ only in case; runtimes disagree on which one counts (keep one, spelled as the OCI spec does)", prev, k)
-		}
-		seen[fold] = k
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// exactNames refuses keys that are case variants of the fields secrun reads
-// at this level: Go's decoder would take "Capabilities" for "capabilities",
-// crun would ignore it.
-func exactNames(o object, where string, names ...string) error {
-	for k := range o {
+	for i := range o.members {
+		k := o.members[i].name
 		for _, n := range names {
-			if k != n && strings.EqualFold(k, n) {
+			if string(k) != n && (foldEqual(k, n) || bytes.EqualFold(k, []byte(n))) {
+				if sub != "" {
+					where += ": " + sub
+				}
 				return fmt.Errorf("%s: key %q must be spelled %q", where, k, n)
 			}
 		}
@@ -76,31 +35,8 @@ func exactNames(o object, where string, names ...string) error {
 	return nil
 }
 
-// set stores v under key, or deletes the key when v is the zero value of its
-// JSON form (nil pointer, empty slice), mirroring omitempty.
-func (o object) set(key string, v any) error {
-	b, err := marshal(v)
-	if err != nil {
-		return err
-	}
-	switch string(b) {
-	case "null", "false", "\"\"":
-		delete(o, key)
-	default:
-		o[key] = b
-	}
-	return nil
-}
-
-// child returns the object stored under key (empty when absent).
-func (o object) child(key string) (object, error) {
-	raw, ok := o[key]
-	if !ok || string(raw) == "null" {
-		return object{}, nil
-	}
-	return decodeObject(raw, key)
-}
-
+// marshal encodes v as compact JSON without escaping <, > and &, which
+// runtimes do not need and people reading the spec would.
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -109,42 +45,6 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
-// encode writes the object with sorted keys, indented like `runc spec` output
-// when the original was indented, compact (like containerd's) otherwise.
-func (o object) encode(indent bool) ([]byte, error) {
-	keys := make([]string, 0, len(o))
-	for k := range o {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		kb, _ := marshal(k)
-		buf.Write(kb)
-		buf.WriteByte(':')
-		buf.Write(o[k])
-	}
-	buf.WriteByte('}')
-	var out bytes.Buffer
-	var err error
-	if indent {
-		err = json.Indent(&out, buf.Bytes(), "", "\t")
-	} else {
-		err = json.Compact(&out, buf.Bytes())
-	}
-	if err != nil {
-		return nil, err
-	}
-	if indent {
-		out.WriteByte('\n')
-	}
-	return out.Bytes(), nil
 }
 
 // describeJSONError turns a decoding error into one that says where it is.
@@ -157,6 +57,9 @@ func describeJSONError(data []byte, err error) error {
 		off = e.Offset
 		if e.Field != "" {
 			return fmt.Errorf("field %q has the wrong type: got JSON %s, want %s (line %d)", e.Field, e.Value, e.Type, lineOf(data, off))
+		}
+		if first := bytes.TrimLeft(data, " \t\r\n"); len(first) > 0 && first[0] != '{' {
+			return fmt.Errorf("is a JSON %s, expected an object", e.Value)
 		}
 	}
 	if off >= 0 {

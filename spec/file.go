@@ -24,7 +24,8 @@ type File struct {
 	Path string
 	Orig []byte // bytes as read, for no-op detection
 	mode fs.FileMode
-	raw  object
+	// top is the top-level object, with the members Encode edits.
+	top *span
 	// indent records whether the original was pretty-printed.
 	indent bool
 }
@@ -41,202 +42,224 @@ type Process struct {
 	Process *specs.Process
 }
 
-func readFile(path string) (*File, error) {
+func readFile(path string) ([]byte, fs.FileMode, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: does not exist", path)
+			return nil, 0, fmt.Errorf("%s: does not exist", path)
 		}
-		return nil, err
+		return nil, 0, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%s: is a symbolic link; secrun rewrites only regular files so it cannot be steered to write elsewhere (replace the link with the file it points to)", path)
+		return nil, 0, fmt.Errorf("%s: is a symbolic link; secrun rewrites only regular files so it cannot be steered to write elsewhere (replace the link with the file it points to)", path)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: is not a regular file", path)
+		return nil, 0, fmt.Errorf("%s: is not a regular file", path)
 	}
 	if fi.Size() > MaxSize {
-		return nil, fmt.Errorf("%s: is %d bytes, over secrun's limit of %d bytes for a spec file", path, fi.Size(), MaxSize)
+		return nil, 0, fmt.Errorf("%s: is %d bytes, over secrun's limit of %d bytes for a spec file", path, fi.Size(), MaxSize)
 	}
-	f, err := os.Open(path)
+	// O_NOFOLLOW: a link swapped in since the Lstat is not followed.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	// Sized from the Lstat, the buffer takes the file in one read and sees
+	// EOF in the next, where growing from 512 bytes took a read and a copy
+	// per doubling.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxSize+1)); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%s: grew over secrun's limit of %d bytes while being read", path, MaxSize)
+	if buf.Len() > MaxSize {
+		return nil, 0, fmt.Errorf("%s: grew over secrun's limit of %d bytes while being read", path, MaxSize)
 	}
-	doc, err := parseFile(path, data)
-	if err != nil {
-		return nil, err
-	}
-	doc.mode = fi.Mode().Perm()
-	return doc, nil
+	return buf.Bytes(), fi.Mode().Perm(), nil
 }
 
-func parseFile(path string, data []byte) (*File, error) {
-	raw, err := decodeObject(data, path)
-	if err != nil {
-		return nil, err
+// parseFile decodes data into v (the one typed decoding, which also checks
+// the syntax), then scans it once for ambiguous keys and for the spans of
+// the top-level members named in keep.
+func parseFile(path string, data []byte, mode fs.FileMode, v any, keep ...string) (File, error) {
+	if err := json.Unmarshal(data, v); err != nil {
+		return File{}, fmt.Errorf("%s: %w", path, describeJSONError(data, err))
 	}
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	return &File{
-		Path: path, Orig: data, mode: 0o644, raw: raw,
-		indent: len(trimmed) > 1 && bytes.ContainsAny(trimmed[1:min(len(trimmed), 64)], "\n"),
+	top, err := scan(data, keep...)
+	if err != nil {
+		return File{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if top == nil {
+		// The decoder refused every other non-object for a struct.
+		return File{}, fmt.Errorf("%s: is JSON null, expected an object", path)
+	}
+	// Pretty-printed: the first key (or the closing brace) starts a line.
+	end := top.close
+	if len(top.members) > 0 {
+		end = top.members[0].keyStart
+	}
+	return File{
+		Path: path, Orig: data, mode: mode, top: top,
+		indent: bytes.IndexByte(data[top.open:end], '\n') >= 0,
 	}, nil
+}
+
+// child returns the span of the top-level object under name, nil when it is
+// absent or null.
+func (f *File) child(name string) *span {
+	if i := f.top.find(name); i >= 0 {
+		return f.top.members[i].obj
+	}
+	return nil
 }
 
 // LoadConfig reads a bundle's spec: dir/config.json unless path names
 // another file (crun's --config).
 func LoadConfig(dir, path string) (*Config, error) {
-	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("bundle %s: is a symbolic link; pass the directory it points to (a link can be swapped between secrun's write and the runtime's read)", dir)
-	}
-	if fi, err := os.Stat(dir); err != nil {
+	// Not a link, so one Lstat tells what a Stat would.
+	if fi, err := os.Lstat(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("bundle %s: does not exist", dir)
 		}
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	} else if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("bundle %s: is a symbolic link; pass the directory it points to (a link can be swapped between secrun's write and the runtime's read)", dir)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("bundle %s: is not a directory", dir)
 	}
 	if path == "" {
 		path = filepath.Join(dir, "config.json")
 	}
-	f, err := readFile(path)
+	data, mode, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return configFrom(f)
+	return parseConfig(path, data, mode)
 }
 
 // ParseConfig parses a spec document held in memory; path names it in errors.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	f, err := parseFile(path, data)
-	if err != nil {
-		return nil, err
-	}
-	return configFrom(f)
+	return parseConfig(path, data, 0o644)
 }
 
-func configFrom(f *File) (*Config, error) {
-	if err := checkOwnedNames(f); err != nil {
+func parseConfig(path string, data []byte, mode fs.FileMode) (*Config, error) {
+	c := &Config{Spec: &specs.Spec{}}
+	var err error
+	if c.File, err = parseFile(path, data, mode, c.Spec, "process", "linux", "annotations"); err != nil {
 		return nil, err
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(f.Orig, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, describeJSONError(f.Orig, err))
+	if err := checkOwnedNames(&c.File); err != nil {
+		return nil, err
 	}
-	if s.Process == nil {
-		return nil, fmt.Errorf("%s: has no \"process\" section; a container needs one (see `runc spec`)", f.Path)
+	if c.Spec.Process == nil {
+		return nil, fmt.Errorf("%s: has no \"process\" section; a container needs one (see `runc spec`)", path)
 	}
-	return &Config{File: *f, Spec: &s}, nil
+	return c, nil
 }
 
 // LoadProcess reads a process file as written for `runc exec --process`.
 func LoadProcess(path string) (*Process, error) {
-	f, err := readFile(path)
+	data, mode, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := exactNames(f.raw, path, processOwned...); err != nil {
+	p := &Process{Process: &specs.Process{}}
+	if p.File, err = parseFile(path, data, mode, p.Process); err != nil {
 		return nil, err
 	}
-	var p specs.Process
-	if err := json.Unmarshal(f.Orig, &p); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, describeJSONError(f.Orig, err))
+	if err := exactNames(p.top, path, "", processOwned...); err != nil {
+		return nil, err
 	}
-	return &Process{File: *f, Process: &p}, nil
+	return p, nil
 }
 
 var processOwned = []string{"capabilities", "noNewPrivileges", "apparmorProfile"}
 
 // checkOwnedNames checks the objects whose fields secrun reads or rewrites
-// for keys that the decoders would read differently.
+// for keys that the decoders would read differently. (Ambiguous keys in any
+// object were refused by the scan.)
 func checkOwnedNames(f *File) error {
-	if err := exactNames(f.raw, f.Path, "process", "linux", "annotations", "ociVersion"); err != nil {
+	if err := exactNames(f.top, f.Path, "", "process", "linux", "annotations", "ociVersion"); err != nil {
 		return err
 	}
-	proc, err := f.raw.child("process")
-	if err != nil {
-		return fmt.Errorf("%s: %w", f.Path, err)
-	}
-	if err := exactNames(proc, f.Path+": process", processOwned...); err != nil {
+	if err := exactNames(f.child("process"), f.Path, "process", processOwned...); err != nil {
 		return err
 	}
-	linux, err := f.raw.child("linux")
-	if err != nil {
-		return fmt.Errorf("%s: %w", f.Path, err)
+	if err := exactNames(f.child("linux"), f.Path, "linux", "seccomp"); err != nil {
+		return err
 	}
-	// Annotations drive rules and are rewritten: same checks.
-	if _, err := f.raw.child("annotations"); err != nil {
-		return fmt.Errorf("%s: annotations: %w", f.Path, err)
-	}
-	return exactNames(linux, f.Path+": linux", "seccomp")
+	// secrun adds its own annotation: a variant of it would be one the
+	// output has twice.
+	return exactNames(f.child("annotations"), f.Path, "annotations", AnnPolicy)
 }
 
-// processFields stores the process fields a policy owns into o.
-func processFields(o object, p *specs.Process) error {
-	if err := o.set("capabilities", p.Capabilities); err != nil {
-		return err
+// processChanges are the process fields a policy owns.
+func processChanges(p *specs.Process) ([]change, error) {
+	caps, err := setTo("capabilities", p.Capabilities)
+	if err != nil {
+		return nil, err
 	}
-	if err := o.set("noNewPrivileges", p.NoNewPrivileges); err != nil {
-		return err
+	nnp, err := setTo("noNewPrivileges", p.NoNewPrivileges)
+	if err != nil {
+		return nil, err
 	}
-	return o.set("apparmorProfile", p.ApparmorProfile)
+	aa, err := setTo("apparmorProfile", p.ApparmorProfile)
+	if err != nil {
+		return nil, err
+	}
+	return []change{caps, nnp, aa}, nil
 }
 
-// Encode returns the document with the owned fields taken from c.Spec.
+// Encode returns the document with the owned fields taken from c.Spec:
+// Orig itself (do not modify it) when they are already what it holds.
 func (c *Config) Encode() ([]byte, error) {
-	proc, err := c.raw.child("process")
+	if c.Spec == nil || c.Spec.Process == nil {
+		return nil, fmt.Errorf("%s: spec has no process", c.Path)
+	}
+	proc, err := processChanges(c.Spec.Process)
 	if err != nil {
 		return nil, err
 	}
-	if err := processFields(proc, c.Spec.Process); err != nil {
-		return nil, err
-	}
-	if err := c.raw.set("process", proc); err != nil {
-		return nil, err
-	}
+	cs := []change{{name: "process", obj: true, create: true, sub: proc}}
 	if v, ok := c.Spec.Annotations[AnnPolicy]; ok {
-		ann, err := c.raw.child("annotations")
+		ann, err := setTo(AnnPolicy, v)
 		if err != nil {
 			return nil, err
 		}
-		if err := ann.set(AnnPolicy, v); err != nil {
-			return nil, err
-		}
-		if err := c.raw.set("annotations", ann); err != nil {
-			return nil, err
-		}
+		cs = append(cs, change{name: "annotations", obj: true, create: true, sub: []change{ann}})
 	}
 	if c.Spec.Linux != nil {
-		linux, err := c.raw.child("linux")
+		sc, err := setTo("seccomp", c.Spec.Linux.Seccomp)
 		if err != nil {
 			return nil, err
 		}
-		if err := linux.set("seccomp", c.Spec.Linux.Seccomp); err != nil {
-			return nil, err
-		}
-		if len(linux) > 0 || c.raw["linux"] != nil {
-			if err := c.raw.set("linux", linux); err != nil {
-				return nil, err
-			}
-		}
+		// An absent linux is added only to hold a profile.
+		cs = append(cs, change{name: "linux", obj: true, sub: []change{sc}})
 	}
-	return c.raw.encode(c.indent)
+	return c.splice(cs)
 }
 
 // Encode returns the process document with the owned fields from p.Process.
 func (p *Process) Encode() ([]byte, error) {
-	if err := processFields(p.raw, p.Process); err != nil {
+	if p.Process == nil {
+		return nil, fmt.Errorf("%s: no process", p.Path)
+	}
+	cs, err := processChanges(p.Process)
+	if err != nil {
 		return nil, err
 	}
-	return p.raw.encode(p.indent)
+	return p.splice(cs)
+}
+
+func (f *File) splice(cs []change) ([]byte, error) {
+	if f.top == nil {
+		return nil, fmt.Errorf("%s: not loaded by this package", f.Path)
+	}
+	s := newSplicer(f.Orig, f.top, f.indent)
+	if err := s.object(f.top, cs); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return s.result()
 }
 
 // Save writes data over f atomically unless it equals what was read.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -23,7 +24,9 @@ var probeArgs = [][6]uint64{{}, {8}, {0xffffffff}, {0x10000000}, {40}, {2, 1}}
 // refuses it or produces a spec that (1) has no capability outside the
 // allowlist, (2) allows no call the node profile or the spec's own profile
 // denies, (3) sets no-new-privileges, (4) keeps unknown fields, and (5) is
-// a fixed point: applying the policy again changes nothing.
+// a fixed point: applying the policy again changes nothing. The spliced
+// output must also be JSON that decodes as the old sorted re-encoding of the
+// same spec did, from input the old parser accepted too.
 func FuzzApplyConfig(f *testing.F) {
 	runcSpec, _ := os.ReadFile("testdata/runc-spec.json")
 	stock, _ := json.Marshal(profiles.Stock)
@@ -31,7 +34,10 @@ func FuzzApplyConfig(f *testing.F) {
 	f.Add(bytes.ReplaceAll([]byte(dockerSpec), []byte("STOCK"), stock), uint8(1))
 	f.Add([]byte(`{"process":{"capabilities":{"bounding":["CAP_NET_ADMIN"]}},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":3,"op":"SCMP_CMP_EQ"}]}]}}}`), uint8(2))
 	f.Add([]byte(`{"process":{},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["personality","socket","clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"},{"index":1,"value":1,"op":"SCMP_CMP_GE"}]}]}},"x":1}`), uint8(3))
+	f.Add([]byte("{\r\n  \"process\": {\"apparmorProfile\": \"x\", \"noNewPrivileges\": false},\r\n  \"annotations\": null,\r\n  \"linux\": null\r\n}"), uint8(4))
+	f.Add([]byte(`{"\u0070rocess":{"capabilities":{"bounding":[],"effective":["CAP_KILL"]},"apparmorProfile":""},"annotations":{"secrun.io/policy":""},"linux":{}}`), uint8(5))
 	f.Fuzz(func(t *testing.T, data []byte, sel uint8) {
+		fuzzProcessFile(t, data)
 		c, err := ParseConfig("config.json", data)
 		if err != nil {
 			return
@@ -56,6 +62,7 @@ func FuzzApplyConfig(f *testing.F) {
 		if err != nil {
 			t.Fatalf("encode: %v", err)
 		}
+		sameAsLegacy(t, data, c.Spec, out)
 		if caps := c.Spec.Process.Capabilities; caps != nil {
 			for _, set := range [][]string{caps.Bounding, caps.Effective, caps.Permitted, caps.Inheritable, caps.Ambient} {
 				for _, n := range set {
@@ -107,4 +114,36 @@ func FuzzApplyConfig(f *testing.F) {
 			t.Fatalf("not idempotent:\n%s\n%s", out, out2)
 		}
 	})
+}
+
+// fuzzProcessFile: data as an exec process file, confined, must splice into
+// JSON that decodes as the old encoding did.
+func fuzzProcessFile(t *testing.T, data []byte) {
+	var proc specs.Process
+	f, err := parseFile("process.json", data, 0o600, &proc)
+	if err != nil {
+		return
+	}
+	if err := exactNames(f.top, f.Path, "", processOwned...); err != nil {
+		return
+	}
+	raw, err := legacyDecodeObject(data, "process.json")
+	if err != nil {
+		t.Fatalf("the old parser refuses a process file the new one accepted: %v", err)
+	}
+	if _, err := policy(profiles.RuntimeDefault).ApplyExec(&proc, nil); err != nil {
+		return
+	}
+	p := &Process{File: f, Process: &proc}
+	out, err := p.Encode()
+	if err != nil {
+		t.Fatalf("encode: %v", err)
+	}
+	want, err := legacyEncodeProcess(raw, &proc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(out) || !reflect.DeepEqual(decodeAny(t, out), decodeAny(t, want)) {
+		t.Fatalf("process file decodes unlike the old encoding:\n%s\n%s", out, want)
+	}
 }

@@ -130,6 +130,9 @@ func TestIdempotent(t *testing.T) {
 	}
 }
 
+// TestIndentKept: the spec is spliced, not re-encoded, so only what secrun
+// adds is laid out, like its neighbours: on indented lines in `runc spec`
+// output, compact in containerd's.
 func TestIndentKept(t *testing.T) {
 	runcSpec, err := os.ReadFile("testdata/runc-spec.json")
 	if err != nil {
@@ -139,9 +142,18 @@ func TestIndentKept(t *testing.T) {
 	if !bytes.HasPrefix(out, []byte("{\n\t\"")) {
 		t.Errorf("a pretty-printed config.json came out compact: %.40q", out)
 	}
-	out, _ = apply(t, writeBundle(t, dockerSpec), policy(profiles.RuntimeDefault))
-	if bytes.Contains(out, []byte("\n")) {
-		t.Error("a compact config.json came out indented")
+	for _, want := range []string{"\n\t\t\"seccomp\": {\n\t\t\t\"defaultAction\": ", "\n\t\t\"noNewPrivileges\": true"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("no %q in the output", want)
+		}
+	}
+	doc := strings.ReplaceAll(dockerSpec, "STOCK", `["CAP_KILL"]`)
+	out, _ = apply(t, writeBundle(t, doc), policy(profiles.RuntimeDefault))
+	if bytes.Contains(out, []byte("\n\t")) {
+		t.Errorf("a compact config.json came out indented:\n%s", out)
+	}
+	if !bytes.Contains(out, []byte(`,"seccomp":{"defaultAction":`)) {
+		t.Errorf("seccomp not added compact:\n%.300s", out)
 	}
 }
 
