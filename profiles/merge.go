@@ -36,7 +36,9 @@ func Permissive(a specs.LinuxSeccompAction) bool {
 // It returns the result and, for explain, the syscalls user allowed that the
 // result allows only partly or not at all.
 func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
-	uncond := map[string]bool{}
+	// Sized for Docker's profile (~370 names): growing maps is most of the
+	// allocation on the create path.
+	uncond := make(map[string]bool, 512)
 	cond := map[string][]specs.LinuxSyscall{}
 	denyRules := map[string][]specs.LinuxSyscall{}
 	for _, r := range def.Syscalls {
@@ -85,7 +87,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 			out.Syscalls = append(out.Syscalls, r)
 			continue
 		}
-		var keep []string
+		keep := make([]string, 0, len(r.Names))
 		var after []specs.LinuxSyscall
 		for _, n := range r.Names {
 			switch {
@@ -156,18 +158,27 @@ func argEq(a, b specs.LinuxSeccompArg) bool { return a == b }
 // conditions on distinct arguments are ANDed (one alternative); a rule with
 // several conditions on one argument is one alternative per condition.
 func splitOr(args []specs.LinuxSeccompArg) [][]specs.LinuxSeccompArg {
-	seen := map[uint]bool{}
-	for _, a := range args {
-		if seen[a.Index] {
-			out := make([][]specs.LinuxSeccompArg, len(args))
-			for i, a := range args {
-				out[i] = []specs.LinuxSeccompArg{a}
-			}
-			return out
-		}
-		seen[a.Index] = true
+	if !isOr(args) {
+		return [][]specs.LinuxSeccompArg{args}
 	}
-	return [][]specs.LinuxSeccompArg{args}
+	out := make([][]specs.LinuxSeccompArg, len(args))
+	for i := range args {
+		out[i] = args[i : i+1 : i+1]
+	}
+	return out
+}
+
+// isOr reports whether two conditions name the same argument. Without a
+// map: this runs for every rule pair on every create.
+func isOr(args []specs.LinuxSeccompArg) bool {
+	for i := range args {
+		for j := range i {
+			if args[i].Index == args[j].Index {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // intersect returns conditions that hold exactly when both u and d hold,
@@ -175,38 +186,49 @@ func splitOr(args []specs.LinuxSeccompArg) [][]specs.LinuxSeccompArg {
 // conditions on one argument cannot be combined exactly, it reports false:
 // the call is left denied rather than allowed too widely.
 func intersect(u, d []specs.LinuxSeccompArg) ([]specs.LinuxSeccompArg, bool) {
-	for _, alt := range splitOr(d) {
-		if len(alt) != len(d) {
-			return nil, false // def's rule is itself an OR: not combined
+	if isOr(d) {
+		return nil, false // def's rule is itself an OR: not combined
+	}
+	// Decide before allocating: most pairs contradict each other (a
+	// profile merged with itself pairs personality(0) with personality(8)).
+	for _, dc := range d {
+		if i := argIndex(u, dc.Index); i >= 0 {
+			if _, ok := combine(u[i], dc); !ok {
+				return nil, false
+			}
 		}
 	}
 	out := slices.Clone(u)
 	for _, dc := range d {
-		i := slices.IndexFunc(out, func(c specs.LinuxSeccompArg) bool { return c.Index == dc.Index })
+		i := argIndex(out, dc.Index)
 		if i < 0 {
 			out = append(out, dc)
 			continue
 		}
-		uc := out[i]
-		var v [6]uint64
-		switch {
-		case uc == dc:
-		case uc.Op == specs.OpEqualTo && uc.Index < 6:
-			v[uc.Index] = uc.Value
-			if !condMatch(dc, v) {
-				return nil, false
-			}
-		case dc.Op == specs.OpEqualTo && dc.Index < 6:
-			v[dc.Index] = dc.Value
-			if !condMatch(uc, v) {
-				return nil, false
-			}
-			out[i] = dc
-		default:
-			return nil, false
-		}
+		out[i], _ = combine(out[i], dc)
 	}
 	return out, true
+}
+
+func argIndex(args []specs.LinuxSeccompArg, index uint) int {
+	return slices.IndexFunc(args, func(c specs.LinuxSeccompArg) bool { return c.Index == index })
+}
+
+// combine returns the one condition that holds exactly when uc and dc (on
+// the same argument) both hold, if there is one.
+func combine(uc, dc specs.LinuxSeccompArg) (specs.LinuxSeccompArg, bool) {
+	var v [6]uint64
+	switch {
+	case uc == dc:
+		return uc, true
+	case uc.Op == specs.OpEqualTo && uc.Index < 6:
+		v[uc.Index] = uc.Value
+		return uc, condMatch(dc, v)
+	case dc.Op == specs.OpEqualTo && dc.Index < 6:
+		v[dc.Index] = dc.Value
+		return dc, condMatch(uc, v)
+	}
+	return specs.LinuxSeccompArg{}, false
 }
 
 func appendUnique(rules []specs.LinuxSyscall, r specs.LinuxSyscall) []specs.LinuxSyscall {
