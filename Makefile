@@ -61,18 +61,21 @@ test: deps vet unit integration fuzz
 
 # Benchmarks (as root, on a quiet machine): secrun next to runc 1.1, runc 1.5
 # and crun, measured side by side in one run. Writes bench/results.md;
-# asserts nothing about timings.
+# asserts nothing about timings. bin/goexec (bench/goexec) is a Go program
+# that only execs, built like bin/secrun: the floor any Go wrapper pays.
 BENCH_N     ?= 50
 BENCH_FLAGS ?=
 bench: build
+	CGO_ENABLED=0 $(GO) build -o bin/goexec ./bench/goexec
 	gcc -static -O2 -o bin/syscall_loop bench/syscall_loop.c
 	gcc -static -O2 -o bin/maxrss bench/maxrss.c
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/gobench/ > bin/bench-go.txt || { cat bin/bench-go.txt; exit 1; }
-	$(GO) run ./bench/cmd/secrun-bench -secrun bin/secrun -loop bin/syscall_loop -maxrss bin/maxrss \
+	$(GO) run ./bench/cmd/secrun-bench -secrun bin/secrun -goexec bin/goexec -loop bin/syscall_loop -maxrss bin/maxrss \
 		-gobench bin/bench-go.txt -n $(BENCH_N) -out bench/results.md $(BENCH_FLAGS)
 
 install: build
 	install -D -m 0755 bin/secrun $(DESTDIR)$(PREFIX)/bin/secrun
+	install -D -m 0755 bin/secrun-tools $(DESTDIR)$(PREFIX)/bin/secrun-tools
 	install -d -m 0755 $(DESTDIR)/etc/secrun/profiles
 	test -e $(DESTDIR)/etc/secrun/config.toml || install -m 0644 deploy/config.toml $(DESTDIR)/etc/secrun/config.toml
 	install -d -m 0755 $(DESTDIR)/etc/apparmor.d $(DESTDIR)/etc/systemd/system

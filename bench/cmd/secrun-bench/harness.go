@@ -27,6 +27,7 @@ type harness struct {
 	ctx       context.Context
 	o         *options
 	secrun    string
+	goexec    string // the Go no-op exec wrapper (bench/goexec); "": no Go-floor variants
 	work      string // bundles and runtime roots
 	rootfsDir string
 	rootfs    string
@@ -60,6 +61,18 @@ func newHarness(ctx context.Context, o *options) (*harness, error) {
 	}
 	if _, err := os.Stat(o.truePath); err != nil {
 		return nil, fmt.Errorf("-true %s: %w", o.truePath, err)
+	}
+	if o.goexec == "" {
+		h.notes = append(h.notes, "No -goexec wrapper given: the Go floor (goexec rows, create variant (g), the g − d and b − g columns) was not measured.")
+	} else {
+		if h.goexec, err = filepath.Abs(o.goexec); err != nil {
+			return nil, err
+		}
+		// A broken floor would make secrun look free: check it runs.
+		r := run(ctx, h.viaGoexec(call{Path: o.truePath, Env: h.env}), o.timeout)
+		if r.Err != nil {
+			return nil, fmt.Errorf("-goexec %s → %s: %w (build it: CGO_ENABLED=0 go build -o bin/goexec ./bench/goexec)", h.goexec, o.truePath, r.Err)
+		}
 	}
 	for _, kv := range strings.Split(o.runtimes, ",") {
 		name, path, ok := strings.Cut(strings.TrimSpace(kv), "=")
@@ -202,6 +215,15 @@ func (h *harness) root(rt runtimeInfo) string { return filepath.Join(h.work, "ro
 
 func (h *harness) secrunEnv(runtime, config string) []string {
 	return withEnv(h.env, "SECRUN_RUNTIME="+runtime, "SECRUN_CONFIG="+config)
+}
+
+// viaGoexec is c run through the Go no-op exec wrapper: the same argv and
+// environment, plus the variable naming the program goexec execs. Timing it
+// next to c gives the floor any Go wrapper adds to c.
+func (h *harness) viaGoexec(c call) call {
+	c.Env = withEnv(c.Env, "GOEXEC_TARGET="+c.Path)
+	c.Path = h.goexec
+	return c
 }
 
 // newID returns a container ID unique to this harness run.
@@ -368,17 +390,16 @@ func (h *harness) benchAlone() aloneResult {
 	bTrue := h.bundle("alone-true", h.orig)
 	root := filepath.Join(h.work, "roots", "none")
 	tru := h.o.truePath
-	self, err := os.Executable()
-	if err != nil {
-		return aloneResult{s: samples{Err: err.Error()}}
-	}
+	trueCall := func(id string) call { return h.createCallRoot(tru, root, bTrue, id, h.env) }
 	vs := []variant{
-		{Key: "true", Label: tru + " create (process start baseline)",
-			call: func(id string) call { return h.createCallRoot(tru, root, bTrue, id, h.env) }},
-		{Key: "go", Label: "a Go program that only execs " + tru + " (this harness's binary, " + linkage(self) + ": Go start-up baseline)",
-			call: func(id string) call {
-				return call{Path: self, Args: []string{"--root", root, "create", "--bundle", bTrue, id}, Env: withEnv(h.env, execOnlyEnv+"="+tru)}
-			}},
+		{Key: "true", Label: tru + " create (process start baseline)", call: trueCall},
+	}
+	if h.goexec != "" {
+		// The same call through goexec: Go's start-up and nothing else.
+		vs = append(vs, variant{Key: "go", Label: "goexec → " + tru + " create (Go no-op exec wrapper: the Go start-up floor)",
+			call: func(id string) call { return h.viaGoexec(trueCall(id)) }})
+	}
+	vs = append(vs, []variant{
 		{Key: "default", Label: "secrun create, default policy → " + tru,
 			prepare: func() { h.writeConfig(bDef, h.orig) },
 			call: func(id string) call {
@@ -393,7 +414,7 @@ func (h *harness) benchAlone() aloneResult {
 			call: func(id string) call {
 				return call{Path: h.secrun, Args: []string{"--root", root, "state", id}, Env: h.secrunEnv(tru, h.cfgDefault)}
 			}},
-	}
+	}...)
 	res := aloneResult{vs: vs, s: h.interleave("alone", vs, h.o.n)}
 	res.init = h.initTrace(bDef, root)
 	return res
@@ -498,6 +519,15 @@ func (h *harness) benchCreate(rt runtimeInfo) createResult {
 			call:  func(id string) call { return h.createCallRoot(rt.Path, root, bD, id, h.env) },
 			after: del},
 	}
+	if h.goexec != "" {
+		// (d) through a Go program that only execs: what any Go wrapper
+		// costs here, given the same final config. Its own bundle so that
+		// it writes no file (d) reads.
+		bG := h.bundle(rt.Name+"-create-g", h.confinedCfg)
+		res.vs = append(res.vs, variant{Key: "g", Label: "(g) goexec → " + rt.Name + ", secrun's output config",
+			call:  func(id string) call { return h.viaGoexec(h.createCallRoot(rt.Path, root, bG, id, h.env)) },
+			after: del})
+	}
 	if h.o.nativeArch {
 		native, err := nativeArchOnly(h.confinedCfg)
 		if err != nil {
@@ -548,13 +578,23 @@ func (h *harness) benchPassthrough(rt runtimeInfo) passResult {
 	}
 	envEnv := h.secrunEnv(rt.Path, h.cfgDefault)
 	envCfg := withEnv(h.env, "SECRUN_CONFIG="+cfgRT)
-	res.vs = []variant{
-		{Key: "state", Label: "state: " + rt.Name, call: mk(rt.Path, h.env, "state", id)},
-		{Key: "state-s", Label: "state: secrun (SECRUN_RUNTIME)", call: mk(h.secrun, envEnv, "state", id)},
-		{Key: "state-c", Label: "state: secrun (runtime from config)", call: mk(h.secrun, envCfg, "state", id)},
-		{Key: "kill", Label: "kill 0: " + rt.Name, call: mk(rt.Path, h.env, "kill", id, "0")},
-		{Key: "kill-s", Label: "kill 0: secrun (SECRUN_RUNTIME)", call: mk(h.secrun, envEnv, "kill", id, "0")},
-		{Key: "kill-c", Label: "kill 0: secrun (runtime from config)", call: mk(h.secrun, envCfg, "kill", id, "0")},
+	for _, k := range []struct {
+		key, label string
+		args       []string
+	}{
+		{"state", "state", []string{"state", id}},
+		{"kill", "kill 0", []string{"kill", id, "0"}},
+	} {
+		direct := mk(rt.Path, h.env, k.args...)
+		res.vs = append(res.vs,
+			variant{Key: k.key, Label: k.label + ": " + rt.Name, call: direct},
+			variant{Key: k.key + "-s", Label: k.label + ": secrun (SECRUN_RUNTIME)", call: mk(h.secrun, envEnv, k.args...)},
+			variant{Key: k.key + "-c", Label: k.label + ": secrun (runtime from config)", call: mk(h.secrun, envCfg, k.args...)})
+		if h.goexec != "" {
+			// The direct call through goexec: the Go floor of a passthrough.
+			res.vs = append(res.vs, variant{Key: k.key + "-g", Label: k.label + ": goexec → " + rt.Name,
+				call: func(id string) call { return h.viaGoexec(direct(id)) }})
+		}
 	}
 	res.s = h.interleave(rt.Name+"-pass-", res.vs, h.o.n)
 	return res
@@ -722,6 +762,10 @@ func (h *harness) benchMemory() []*memRow {
 	}
 	add(tru+" (the launcher's floor)", nil,
 		func(id string) call { return h.createCallRoot(tru, root, bTrue, id, h.env) }, nil)
+	if h.goexec != "" {
+		add("goexec → "+tru+" (the Go floor)", nil,
+			func(id string) call { return h.viaGoexec(h.createCallRoot(tru, root, bTrue, id, h.env)) }, nil)
+	}
 	add("secrun create, default policy → "+tru, func() { h.writeConfig(bDef, h.orig) },
 		func(id string) call {
 			return h.createCallRoot(h.secrun, root, bDef, id, h.secrunEnv(tru, h.cfgDefault))

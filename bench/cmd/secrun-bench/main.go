@@ -2,11 +2,13 @@
 // passthrough subcommands and to system calls inside the container, side by
 // side with the plain runtimes, and writes a markdown results section.
 //
-// It builds nothing: `make bench` builds bin/secrun and the static syscall
-// loop (bench/syscall_loop.c) and runs the Go benchmarks, then runs this with
-// -secrun, -loop and -gobench. It asserts nothing about timings; it reports.
+// It builds nothing: `make bench` builds bin/secrun, bin/goexec (the Go
+// no-op exec wrapper, bench/goexec) and the static syscall loop
+// (bench/syscall_loop.c) and runs the Go benchmarks, then runs this with
+// -secrun, -goexec, -loop and -gobench. It asserts nothing about timings; it
+// reports.
 //
-//	go run ./bench/cmd/secrun-bench -secrun bin/secrun -loop bin/syscall_loop -n 50
+//	go run ./bench/cmd/secrun-bench -secrun bin/secrun -goexec bin/goexec -loop bin/syscall_loop -n 50
 //
 // Needs root, the runtimes named in -runtimes, and busybox-static.
 package main
@@ -25,6 +27,7 @@ import (
 
 type options struct {
 	secrun     string
+	goexec     string
 	loop       string
 	gobench    string
 	maxrss     string
@@ -45,18 +48,10 @@ type options struct {
 	commandStr string
 }
 
-// execOnlyEnv makes this binary exec the program it names at once: the
-// "Go start-up" baseline of the secrun-alone measurement.
-const execOnlyEnv = "SECRUN_BENCH_EXEC_ONLY"
-
 func main() {
-	if p := os.Getenv(execOnlyEnv); p != "" {
-		err := syscall.Exec(p, append([]string{p}, os.Args[1:]...), os.Environ())
-		fmt.Fprintln(os.Stderr, "secrun-bench:", err)
-		os.Exit(1)
-	}
 	var o options
 	flag.StringVar(&o.secrun, "secrun", "bin/secrun", "secrun binary to measure (built by `make build`)")
+	flag.StringVar(&o.goexec, "goexec", "", "Go no-op exec wrapper (CGO_ENABLED=0 go build ./bench/goexec): the floor any Go wrapper pays; empty skips the goexec variants")
 	flag.StringVar(&o.loop, "loop", "", "static syscall loop binary (gcc -static -O2 bench/syscall_loop.c); empty skips the syscall section")
 	flag.StringVar(&o.maxrss, "maxrss", "", "static max-RSS launcher (gcc -static -O2 bench/maxrss.c); empty skips the memory table")
 	flag.StringVar(&o.nodeConfig, "node-config", "deploy/config.toml", "node config of the default policy (what `make install` installs); missing: secrun's embedded default")

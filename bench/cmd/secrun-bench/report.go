@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,8 +18,11 @@ import (
 )
 
 type host struct {
-	date, cpus, model, kernel, goHarness, goSecrun, secrunVersion, fs, specFrom string
-	workPath, rootfsFS                                                          string
+	date, cpus, model, kernel, goHarness, secrunVersion, fs, specFrom string
+	workPath, rootfsFS                                                string
+	// How bin/secrun, the secrun-tools next to it ("" if none) and goexec
+	// ("" if not given) were built (binaryInfo).
+	secrunBin, toolsPath, toolsBin, goexecBin string
 }
 
 func hostInfo(o *options, h *harness) host {
@@ -27,7 +31,7 @@ func hostInfo(o *options, h *harness) host {
 		cpus:      strconv.Itoa(runtime.NumCPU()),
 		model:     "unknown CPU",
 		goHarness: runtime.Version(),
-		goSecrun:  "unknown",
+		secrunBin: binaryInfo(h.secrun),
 		fs:        fsType(h.work),
 		workPath:  h.work,
 		rootfsFS:  fsType(h.rootfsDir),
@@ -54,19 +58,13 @@ func hostInfo(o *options, h *harness) host {
 		}
 		hi.kernel = b.String()
 	}
-	if bi, err := buildinfo.ReadFile(h.secrun); err == nil {
-		hi.goSecrun = bi.GoVersion
-		var extra []string
-		for _, st := range bi.Settings {
-			switch st.Key {
-			case "CGO_ENABLED":
-				extra = append(extra, "CGO_ENABLED="+st.Value)
-			case "-tags":
-				extra = append(extra, "tags "+st.Value)
-			}
-		}
-		extra = append(extra, linkage(h.secrun))
-		hi.goSecrun += " (" + strings.Join(extra, ", ") + ")"
+	// secrun looks for secrun-tools next to itself first (shim.findTools).
+	hi.toolsPath = filepath.Join(filepath.Dir(o.secrun), "secrun-tools")
+	if fi, err := os.Stat(filepath.Join(filepath.Dir(h.secrun), "secrun-tools")); err == nil && fi.Mode().IsRegular() {
+		hi.toolsBin = binaryInfo(filepath.Join(filepath.Dir(h.secrun), "secrun-tools"))
+	}
+	if h.goexec != "" {
+		hi.goexecBin = binaryInfo(h.goexec)
 	}
 	cmd := exec.Command(h.secrun, "--version")
 	cmd.Env = withEnv(h.env, "SECRUN_RUNTIME="+h.runtimes[0].Path)
@@ -76,30 +74,77 @@ func hostInfo(o *options, h *harness) host {
 	return hi
 }
 
-// linkage reports whether an ELF binary needs the dynamic loader: for a
-// process that starts on every container operation, loading shared
-// libraries is part of the cost.
-func linkage(path string) string {
-	f, err := elf.Open(path)
-	if err != nil {
-		return "linkage unknown"
-	}
-	defer f.Close()
-	cgo := ""
-	if syms, err := f.Symbols(); err == nil {
-		for _, s := range syms {
-			if s.Name == "x_cgo_init" { // runtime/cgo's C side
-				cgo = ", with cgo"
-				break
+// binaryInfo says how an executable was built: pure Go or cgo, static or
+// dynamic, which Go. For a process that starts on every container operation
+// start-up is most of the cost, and cgo (libc's start-up, cgo's thread set-
+// up) and the dynamic loader add to it. Whether cgo is linked in is read
+// from the symbol table (runtime/cgo's x_cgo_init), not from CGO_ENABLED:
+// CGO_ENABLED=1 links no cgo when no package needs it. A stripped binary
+// falls back to CGO_ENABLED.
+func binaryInfo(path string) string {
+	var goVer, cgoEnv, tags string
+	if bi, err := buildinfo.ReadFile(path); err == nil {
+		goVer = bi.GoVersion
+		for _, st := range bi.Settings {
+			switch st.Key {
+			case "CGO_ENABLED":
+				cgoEnv = st.Value
+			case "-tags":
+				tags = st.Value
 			}
 		}
 	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return "dynamically linked" + cgo
+	f, err := elf.Open(path)
+	if err != nil {
+		return "not a readable ELF binary"
+	}
+	defer f.Close()
+	haveSyms, cgo, seccomp := false, false, false
+	if syms, err := f.Symbols(); err == nil {
+		haveSyms = true
+		for _, s := range syms {
+			switch s.Name {
+			case "x_cgo_init":
+				cgo = true
+			case "seccomp_init":
+				seccomp = true
+			}
 		}
 	}
-	return "statically linked" + cgo
+	kind := "pure Go"
+	switch {
+	case goVer == "":
+		kind = "not a Go binary"
+	case cgo:
+		kind = "cgo"
+	case !haveSyms && cgoEnv != "0":
+		kind = "Go, cgo unknown (stripped)"
+	}
+	var build []string
+	if cgoEnv != "" {
+		build = append(build, "CGO_ENABLED="+cgoEnv)
+	}
+	if tags != "" {
+		build = append(build, "tags "+tags)
+	}
+	if len(build) > 0 {
+		kind += " (" + strings.Join(build, ", ") + ")"
+	}
+	parts := []string{kind}
+	if seccomp {
+		parts = append(parts, "links libseccomp")
+	}
+	link := "statically linked"
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			link = "dynamically linked"
+		}
+	}
+	parts = append(parts, link)
+	if goVer != "" {
+		parts = append(parts, goVer)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fsType(path string) string {
@@ -194,8 +239,17 @@ func (r *report) markdown() string {
 	o := r.opts
 	hi := r.host
 	w("## Benchmarks\n\n")
-	w("Measured %s by `make bench` on %s × %s, kernel %s; %s built with %s (harness %s); bundles and runtime state on %s (`%s`), rootfs on %s. ",
-		hi.date, hi.cpus, hi.model, hi.kernel, orDash(hi.secrunVersion), hi.goSecrun, hi.goHarness, hi.fs, filepath.Dir(hi.workPath), hi.rootfsFS)
+	w("Measured %s by `make bench` on %s × %s, kernel %s. ", hi.date, hi.cpus, hi.model, hi.kernel)
+	w("%s: `%s`, the wrapper every measured call runs, is %s", orDash(hi.secrunVersion), o.secrun, hi.secrunBin)
+	if hi.toolsBin != "" {
+		w("; `%s` next to it is %s: secrun execs it only for the tool commands and for creates that start a recording agent, none of them measured here", hi.toolsPath, hi.toolsBin)
+	} else {
+		w("; no `%s` next to it (nothing measured here needs it)", hi.toolsPath)
+	}
+	if hi.goexecBin != "" {
+		w("; `%s` (bench/goexec, the Go no-op exec wrapper) is %s", o.goexec, hi.goexecBin)
+	}
+	w(". Harness %s; bundles and runtime state on %s (`%s`), rootfs on %s. ", hi.goHarness, hi.fs, filepath.Dir(hi.workPath), hi.rootfsFS)
 	w("Load average %s at the start, %s at the end. %d measured iterations after %d warm-up, variants interleaved in rotating order.\n\n",
 		r.loadStart, r.loadEnd, o.n, o.warmup)
 	w("| runtime | version | path |\n|---|---|---|\n")
@@ -209,14 +263,23 @@ func (r *report) markdown() string {
 		"Times are wall clock from fork to exit as seen by `wait4`, in ms; `delete --force` after each create is not timed. "+
 		"Command: `%s`.\n", hi.specFrom, r.nodeFrom, r.noopText, o.commandStr)
 
+	gx := o.goexec != "" // the Go-floor variants were measured
 	if len(r.create) > 0 {
 		w("\n### Create latency (ms)\n\n")
 		w("(a) the runtime on the original config; (b) secrun with the default policy (a fresh copy of the original config each time, copied outside the timed region); " +
 			"(c) secrun with a no-op policy (no seccomp, no no-new-privileges, the stock 14 capabilities allowed, Pod Security checks off: start, parse, write, exec only); " +
-			"(d) the runtime on the config (b) produced (what the profile costs the runtime).\n\n")
+			"(d) the runtime on the config (b) produced (what the profile costs the runtime)")
+		if gx {
+			w("; (g) the same as (d) through goexec, a Go program that does nothing but execve the runtime (what any Go wrapper costs here)")
+		}
+		w(".\n\n")
 		e := o.nativeArch
 		head := "| runtime | (a) plain median / p90 | (b) secrun median / p90 | (c) secrun no-op median / p90 | (d) plain, secrun's config median / p90 |"
 		sep := "|---|---|---|---|---|"
+		if gx {
+			head += " (g) goexec → plain, secrun's config median / p90 |"
+			sep += "---|"
+		}
 		if e {
 			head += " (e) plain, secrun's config, native arch only |"
 			sep += "---|"
@@ -231,15 +294,26 @@ func (r *report) markdown() string {
 				return f2(median(x)) + " / " + f2(quantile(x, 0.9))
 			}
 			w("| %s | %s | %s | %s | %s |", c.rt.Name, cell("a"), cell("b"), cell("c"), cell("d"))
+			if gx {
+				w(" %s |", cell("g"))
+			}
 			if e {
 				w(" %s |", cell("e"))
 			}
 			w("\n")
 		}
 		w("\nDifferences of medians, ms (%% of the second), with a 95%% bootstrap interval (iterations resampled as interleaved pairs) and the median of the paired differences. " +
-			"b − d is what secrun itself adds given the same final config (target from the issue: at most 1 ms); d − a is what Docker's profile costs the runtime.\n\n")
+			"b − d is what secrun itself adds given the same final config (target from the issue: at most 1 ms); d − a is what Docker's profile costs the runtime")
+		if gx {
+			w("; g − d is a Go no-op exec wrapper's cost: the floor for any Go wrapper here; b − g is secrun's work beyond that floor (b − d = (g − d) + (b − g))")
+		}
+		w(".\n\n")
 		head = "| runtime | b − a | c − a | d − a | b − d | b − d: 95% interval | b − d: paired median | b − d ≤ 1 ms |"
 		sep = "|---|---|---|---|---|---|---|---|"
+		if gx {
+			head += " g − d: Go floor | g − d: 95% interval | b − g: secrun beyond the floor | b − g: 95% interval |"
+			sep += "---|---|---|---|"
+		}
 		if e {
 			head += " e − a |"
 			sep += "---|"
@@ -250,6 +324,10 @@ func (r *report) markdown() string {
 				mx, my := median(c.s.Wall[x]), median(c.s.Wall[y])
 				return mx - my, signed(mx-my) + " (" + pct(mx-my, my) + ")"
 			}
+			ci := func(x, y string) string {
+				lo, hi := diffCI(c.s.Wall[x], c.s.Wall[y])
+				return signed(lo) + " … " + signed(hi)
+			}
 			_, ba := d("b", "a")
 			_, ca := d("c", "a")
 			_, da := d("d", "a")
@@ -257,11 +335,19 @@ func (r *report) markdown() string {
 			lo, hi := diffCI(c.s.Wall["b"], c.s.Wall["d"])
 			w("| %s | %s | %s | %s | %s | %s … %s | %s | %s |", c.rt.Name, ba, ca, da, bd, signed(lo), signed(hi),
 				signed(pairedMedian(c.s.Wall["b"], c.s.Wall["d"])), verdict(bdv, lo, hi, 1))
+			if gx {
+				_, gd := d("g", "d")
+				_, bg := d("b", "g")
+				w(" %s | %s | %s | %s |", gd, ci("g", "d"), bg, ci("b", "g"))
+			}
 			if e {
 				_, ea := d("e", "a")
 				w(" %s |", ea)
 			}
 			w("\n")
+		}
+		if gx {
+			r.floorSentence(w)
 		}
 		for _, c := range r.create {
 			if c.s.Err != "" {
@@ -281,16 +367,45 @@ func (r *report) markdown() string {
 
 	if len(r.pass) > 0 {
 		w("\n### Passthrough (ms)\n\n")
-		w("`state ID` and `kill ID 0` on a created container, the runtime directly and through secrun (which execs it without reading the policy); " +
-			"\"env\": the runtime from `SECRUN_RUNTIME`; \"config\": from the node config's `runtime` key, as on a node where containerd sets no environment. Target: under 2 ms added.\n\n")
-		w("| runtime | call | direct median | secrun (env) median | added | secrun (config) median | added | < 2 ms |\n|---|---|---|---|---|---|---|---|\n")
+		w("`state ID` and `kill ID 0` on a created container: the runtime directly")
+		if gx {
+			w(", through goexec (a Go program that only execve's it: the Go floor)")
+		}
+		w(" and through secrun (which execs it without reading the policy); " +
+			"\"env\": the runtime from `SECRUN_RUNTIME`; \"config\": from the node config's `runtime` key, as on a node where containerd sets no environment. " +
+			"\"added\" is over the direct call")
+		if gx {
+			w("; goexec's \"added\" is the floor under the target (what a wrapper that does nothing costs), \"over goexec\" is secrun's work beyond it")
+		}
+		w(". Target: under 2 ms added over the direct call.\n\n")
+		// Rows are cells joined here, so that the goexec columns can go
+		// when goexec was not measured.
+		row := func(cells ...string) { w("| %s |\n", strings.Join(cells, " | ")) }
+		pick := func(all []string, goexecCols ...int) []string {
+			if gx {
+				return all
+			}
+			var out []string
+			for i, c := range all {
+				if !slices.Contains(goexecCols, i) {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		goCols := []int{3, 4, 7, 10}
+		head := pick([]string{"runtime", "call", "direct median", "goexec median", "added", "secrun (env) median", "added", "over goexec",
+			"secrun (config) median", "added", "over goexec", "< 2 ms"}, goCols...)
+		row(head...)
+		w("|%s\n", strings.Repeat("---|", len(head)))
 		for _, p := range r.pass {
 			if p.s.Err != "" {
-				w("| %s | stopped: %s | | | | | | |\n", p.rt.Name, oneLine(p.s.Err))
+				row(append([]string{p.rt.Name, "stopped: " + oneLine(p.s.Err)}, make([]string, len(head)-2)...)...)
 				continue
 			}
 			for _, k := range []string{"state", "kill"} {
 				base := median(p.s.Wall[k])
+				g := median(p.s.Wall[k+"-g"]) // NaN without goexec: "–"
 				se, sc := median(p.s.Wall[k+"-s"]), median(p.s.Wall[k+"-c"])
 				worst := math.Max(se-base, sc-base)
 				v := "met"
@@ -301,7 +416,8 @@ func (r *report) markdown() string {
 				if k == "kill" {
 					name = "kill ID 0"
 				}
-				w("| %s | `%s` | %s | %s | %s | %s | %s | %s |\n", p.rt.Name, name, f2(base), f2(se), signed(se-base), f2(sc), signed(sc-base), v)
+				row(pick([]string{p.rt.Name, "`" + name + "`", f2(base), f2(g), signed(g - base), f2(se), signed(se - base), signed(se - g),
+					f2(sc), signed(sc - base), signed(sc - g), v}, goCols...)...)
 			}
 		}
 		for _, p := range r.pass {
@@ -313,22 +429,51 @@ func (r *report) markdown() string {
 
 	if len(r.alone.vs) > 0 {
 		w("\n### secrun on its own, and memory\n\n")
-		w("secrun with `SECRUN_RUNTIME=%s`: its whole cost (Go start-up, node config, policy, write, execve) without a runtime's noise, interleaved like the rest. "+
-			"CPU is user + system time from `wait4` (ms).\n\n", o.truePath)
+		w("secrun with `SECRUN_RUNTIME=%s`: its whole cost (Go start-up, node config, policy, write, execve) without a runtime's noise, next to `%s` itself", o.truePath, o.truePath)
+		if gx {
+			w(" and to goexec → `%s` (a Go program that only execve's: Go's start-up floor)", o.truePath)
+		}
+		w(", interleaved like the rest. CPU is user + system time from `wait4` (ms).\n\n")
 		w("| call | wall median | p90 | CPU median |\n|---|---|---|---|\n")
 		for _, v := range r.alone.vs {
 			x := r.alone.s.Wall[v.Key]
 			w("| %s | %s | %s | %s |\n", v.Label, f2(median(x)), f2(quantile(x, 0.9)), f2(median(r.alone.s.CPU[v.Key])))
 		}
-		if t := median(r.alone.s.Wall["true"]); !math.IsNaN(t) {
-			g := median(r.alone.s.Wall["go"])
-			w("\nsecrun's own time (median minus the `%s` baseline): default policy %s ms, no-op policy %s ms, passthrough %s ms; "+
-				"of which Go start-up (the Go baseline minus `%s`) %s ms.\n", o.truePath,
-				signed(median(r.alone.s.Wall["default"])-t), signed(median(r.alone.s.Wall["noop"])-t), signed(median(r.alone.s.Wall["state"])-t),
-				o.truePath, signed(g-t))
+		tru, gox := r.alone.s.Wall["true"], r.alone.s.Wall["go"]
+		if len(tru) > 0 {
+			w("\nsecrun's own time, ms (differences of medians, 95%% bootstrap interval): over `%s`, the whole cost of putting secrun in front of a program", o.truePath)
+			if gx {
+				w("; over goexec → `%s`, secrun's work beyond Go's start-up", o.truePath)
+			}
+			w(".\n\n| secrun call | over `%s` | 95%% interval |", o.truePath)
+			if gx {
+				w(" over goexec | 95%% interval |")
+			}
+			w("\n|---|---|---|")
+			if gx {
+				w("---|---|")
+			}
+			w("\n")
+			for _, k := range []struct{ key, label string }{
+				{"default", "create, default policy"}, {"noop", "create, no-op policy"}, {"state", "state (passthrough)"},
+			} {
+				x := r.alone.s.Wall[k.key]
+				lo, hi := diffCI(x, tru)
+				glo, ghi := diffCI(x, gox)
+				w("| %s | %s | %s … %s |", k.label, signed(median(x)-median(tru)), signed(lo), signed(hi))
+				if gx {
+					w(" %s | %s … %s |", signed(median(x)-median(gox)), signed(glo), signed(ghi))
+				}
+				w("\n")
+			}
+			if gx {
+				lo, hi := diffCI(gox, tru)
+				w("\nGo's own floor, goexec → `%s` minus `%s`: %s ms (95%% interval %s … %s), the start-up of a pure-Go binary that does no work.\n",
+					o.truePath, o.truePath, signed(median(gox)-median(tru)), signed(lo), signed(hi))
+			}
 		}
 		if r.alone.init != "" {
-			w("secrun's %s.\n", r.alone.init)
+			w("\nsecrun's %s.\n", r.alone.init)
 		}
 		if r.alone.s.Err != "" {
 			w("\n- stopped early: %s\n", oneLine(r.alone.s.Err))
@@ -423,4 +568,47 @@ func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	s = strings.ReplaceAll(s, "|", "\\|")
 	return s
+}
+
+// floorSentence states the Go floor of create plainly: what g − d was under
+// each runtime, what Go's start-up costs measured without a runtime's noise
+// (goexec → /bin/true minus /bin/true, the same extra work: one more Go
+// process start and execve), and whether that alone is past the 1 ms
+// target, i.e. whether any wrapper written in Go could meet it here.
+func (r *report) floorSentence(w func(string, ...any)) {
+	var parts []string
+	above, within := true, true // judged on g − d's intervals
+	for _, c := range r.create {
+		g, d := c.s.Wall["g"], c.s.Wall["d"]
+		if len(g) == 0 || len(d) == 0 {
+			continue
+		}
+		lo, hi := diffCI(g, d)
+		parts = append(parts, fmt.Sprintf("%s ms under %s", signed(median(g)-median(d)), c.rt.Name))
+		above = above && !math.IsNaN(lo) && lo > 1
+		within = within && !math.IsNaN(hi) && hi <= 1
+	}
+	if len(parts) == 0 {
+		return
+	}
+	w("\nThe floor: a Go program that does nothing but execve the runtime changed create by %s (g − d), before doing any work of its own. ", strings.Join(parts, ", "))
+	judged := "every g − d interval"
+	if tru, gox := r.alone.s.Wall["true"], r.alone.s.Wall["go"]; len(tru) > 0 && len(gox) > 0 {
+		// The same quantity without a runtime's variation: the tighter estimate.
+		lo, hi := diffCI(gox, tru)
+		w("Measured without a runtime (goexec → `%s` minus `%s`, below) Go's start-up and the one extra execve cost %s ms (95%% interval %s … %s). ",
+			r.opts.truePath, r.opts.truePath, signed(median(gox)-median(tru)), signed(lo), signed(hi))
+		above = !math.IsNaN(lo) && lo > 1
+		within = !math.IsNaN(hi) && hi <= 1
+		judged = "its interval"
+	}
+	switch {
+	case above:
+		w("That floor alone is more than the 1 ms target (%s lies above it): on this machine no wrapper written in Go, which pays at least this, can meet the target; ", judged)
+	case within:
+		w("That floor is within the 1 ms target (%s lies at or below it); ", judged)
+	default:
+		w("These runs do not settle whether that floor alone is more than the 1 ms target (%s reaches both sides, or there were too few runs for one); ", judged)
+	}
+	w("b − g is the part of b − d that is secrun's own work.\n")
 }
