@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -143,12 +144,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 }
 
 func parseConfig(path string, data []byte, mode fs.FileMode) (*Config, error) {
-	c := &Config{Spec: &specs.Spec{}}
-	var err error
-	if c.File, err = parseFile(path, data, mode, c.Spec, "process", "linux", "annotations"); err != nil {
+	var v view
+	f, err := parseFile(path, data, mode, &v, "process", "process.user", "linux", "linux.resources", "annotations")
+	if err != nil {
 		return nil, err
 	}
-	if err := checkOwnedNames(&c.File); err != nil {
+	c := &Config{File: f, Spec: v.spec()}
+	if err := checkReadNames(&c.File); err != nil {
 		return nil, err
 	}
 	if c.Spec.Process == nil {
@@ -175,22 +177,33 @@ func LoadProcess(path string) (*Process, error) {
 
 var processOwned = []string{"capabilities", "noNewPrivileges", "apparmorProfile"}
 
-// checkOwnedNames checks the objects whose fields secrun reads or rewrites
+// checkReadNames checks the objects whose fields secrun reads or rewrites
 // for keys that the decoders would read differently. (Ambiguous keys in any
 // object were refused by the scan.)
-func checkOwnedNames(f *File) error {
-	if err := exactNames(f.top, f.Path, "", "process", "linux", "annotations", "ociVersion"); err != nil {
-		return err
+func checkReadNames(f *File) error {
+	for _, where := range []string{"", "process", "process.user", "linux", "linux.resources", "annotations"} {
+		if err := exactNames(f.at(where), f.Path, where, readNames[where]...); err != nil {
+			return err
+		}
 	}
-	if err := exactNames(f.child("process"), f.Path, "process", processOwned...); err != nil {
-		return err
+	return nil
+}
+
+// at returns the kept object at a dotted path ("" is the top), nil when
+// it is absent or null.
+func (f *File) at(path string) *span {
+	o := f.top
+	for _, k := range strings.Split(path, ".") {
+		if k == "" || o == nil {
+			continue
+		}
+		i := o.find(k)
+		if i < 0 {
+			return nil
+		}
+		o = o.members[i].obj
 	}
-	if err := exactNames(f.child("linux"), f.Path, "linux", "seccomp"); err != nil {
-		return err
-	}
-	// secrun adds its own annotation: a variant of it would be one the
-	// output has twice.
-	return exactNames(f.child("annotations"), f.Path, "annotations", AnnPolicy)
+	return o
 }
 
 // processChanges are the process fields a policy owns.

@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -36,6 +37,8 @@ func FuzzApplyConfig(f *testing.F) {
 	f.Add([]byte(`{"process":{},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["personality","socket","clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"},{"index":1,"value":1,"op":"SCMP_CMP_GE"}]}]}},"x":1}`), uint8(3))
 	f.Add([]byte("{\r\n  \"process\": {\"apparmorProfile\": \"x\", \"noNewPrivileges\": false},\r\n  \"annotations\": null,\r\n  \"linux\": null\r\n}"), uint8(4))
 	f.Add([]byte(`{"\u0070rocess":{"capabilities":{"bounding":[],"effective":["CAP_KILL"]},"apparmorProfile":""},"annotations":{"secrun.io/policy":""},"linux":{}}`), uint8(5))
+	// Everything the Pod Security checks read, next to fields they do not.
+	f.Add([]byte(`{"process":{"user":{"uid":0,"gid":0,"additionalGids":[1]},"args":["sh"],"rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":1}],"capabilities":{"bounding":["CAP_SYS_ADMIN","CAP_KILL"]}},"mounts":[{"destination":"/x","type":"bind","source":"/var/lib/kubelet/pods","options":["rbind"]},{"destination":"/proc","type":"proc","source":"proc"}],"linux":{"namespaces":[{"type":"pid","path":"/proc/1/ns/pid"},{"type":"network"}],"resources":{"devices":[{"allow":true,"access":"rwm"}],"memory":{"limit":1}},"sysctl":{"kernel.msgmax":"1","net.ipv4.ip_local_port_range":"1 2"},"maskedPaths":[],"readonlyPaths":["/proc/sys"],"hooks":{}}}`), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, sel uint8) {
 		fuzzProcessFile(t, data)
 		c, err := ParseConfig("config.json", data)
@@ -54,6 +57,11 @@ func FuzzApplyConfig(f *testing.F) {
 		if c.Spec.Linux != nil && c.Spec.Linux.Seccomp != nil {
 			u := *c.Spec.Linux.Seccomp
 			user = &u
+		}
+		var full specs.Spec
+		fullOK := json.Unmarshal(data, &full) == nil
+		if fullOK {
+			viewAgrees(t, c, &full, p)
 		}
 		if _, err := p.ApplyConfig(c.Spec); err != nil {
 			return
@@ -145,5 +153,38 @@ func fuzzProcessFile(t *testing.T, data []byte) {
 	}
 	if !json.Valid(out) || !reflect.DeepEqual(decodeAny(t, out), decodeAny(t, want)) {
 		t.Fatalf("process file decodes unlike the old encoding:\n%s\n%s", out, want)
+	}
+}
+
+// viewAgrees: the policy and the Pod Security checks must decide the same
+// on the view secrun decodes as on the whole spec (Config.Spec holds only
+// the fields secrun reads; a check reading any other would see zero).
+func viewAgrees(t *testing.T, c *Config, full *specs.Spec, p *Policy) {
+	t.Helper()
+	for _, level := range []string{PSSBaseline, PSSRestricted} {
+		if got, want := CheckPodSecurity(c.Spec, level), CheckPodSecurity(full, level); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s checks on the view: %v, on the whole spec: %v", level, got, want)
+		}
+	}
+	viewCopy, err := ParseConfig(c.Path, c.Orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &Config{File: viewCopy.File, Spec: full}
+	pf := *p
+	pf.PodSecurity = PodSecurity{Level: PSSRestricted, Mode: "enforce"}
+	pv := pf
+	vch, verr := pv.ApplyConfig(viewCopy.Spec)
+	fch, ferr := pf.ApplyConfig(fc.Spec)
+	if fmt.Sprint(verr) != fmt.Sprint(ferr) || !slices.Equal(vch, fch) {
+		t.Fatalf("the view and the whole spec differ:\n%v %q\n%v %q", verr, vch, ferr, fch)
+	}
+	if verr != nil {
+		return
+	}
+	vout, err1 := viewCopy.Encode()
+	fout, err2 := fc.Encode()
+	if err1 != nil || err2 != nil || !bytes.Equal(vout, fout) {
+		t.Fatalf("encoded from the view and from the whole spec differ (%v, %v):\n%s\n%s", err1, err2, vout, fout)
 	}
 }

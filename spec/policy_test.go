@@ -287,7 +287,7 @@ func TestBadInputNamesFileAndKeepsIt(t *testing.T) {
 	for name, doc := range map[string]string{
 		"truncated":  `{"process":{"args":["sh"]`,
 		"syntax":     "{\n\"process\": {,}\n}",
-		"wrong type": `{"process":{"args":"sh"}}`,
+		"wrong type": `{"process":{"user":{"uid":"root"}}}`,
 		"no process": `{"root":{"path":"rootfs"}}`,
 		"null":       `null`,
 		"array":      `[]`,
@@ -367,6 +367,25 @@ func TestAmbiguousKeysRefused(t *testing.T) {
 	} {
 		if _, err := ParseConfig("config.json", []byte(doc)); err == nil || !strings.Contains(err.Error(), "config.json") {
 			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+// A lone case variant of a key the checks read is read by Go (secrun, runc)
+// and ignored by crun: the checks would pass on a value crun never applies.
+func TestReadKeysMustBeExact(t *testing.T) {
+	for name, doc := range map[string]string{
+		"maskedPaths": `{"process":{},"linux":{"maskedpaths":["/proc/kcore"]}}`,
+		"namespaces":  `{"process":{},"linux":{"Namespaces":[{"type":"pid"}]}}`,
+		"uid":         `{"process":{"user":{"UID":1000}}}`,
+		"user":        `{"process":{"User":{"uid":1000}}}`,
+		"devices":     `{"process":{},"linux":{"resources":{"Devices":[]}}}`,
+		"mounts":      `{"process":{},"Mounts":[]}`,
+		"sysctl":      `{"process":{},"linux":{"sysctL":{}}}`,
+	} {
+		_, err := ParseConfig("config.json", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), "must be spelled") || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want a refusal naming %q", name, err, name)
 		}
 	}
 }

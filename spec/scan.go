@@ -43,7 +43,8 @@ var errMalformed = errors.New("internal error: JSON scanner lost its place")
 
 // scanner walks a document already known to be valid JSON once: it refuses
 // ambiguous keys in every object and records the spans of the top-level
-// object and of the top-level members named in keep.
+// object and of the objects at the paths named in keep ("process",
+// "process.user").
 type scanner struct {
 	data  []byte
 	pos   int
@@ -60,7 +61,7 @@ func scan(data []byte, keep ...string) (*span, error) {
 	if s.peek() != '{' {
 		return nil, nil
 	}
-	return s.object(0, true)
+	return s.object(0, "", true)
 }
 
 func (s *scanner) peek() byte {
@@ -82,10 +83,11 @@ func (s *scanner) ws() {
 }
 
 // value skips one value; for an object it returns the span if keep is set.
-func (s *scanner) value(depth int, keep bool) (*span, error) {
+// path is the value's path when its parent is kept.
+func (s *scanner) value(depth int, path string, keep bool) (*span, error) {
 	switch s.peek() {
 	case '{':
-		return s.object(depth, keep)
+		return s.object(depth, path, keep)
 	case '[':
 		return nil, s.array(depth)
 	case '"':
@@ -136,7 +138,7 @@ func (s *scanner) array(depth int) error {
 			s.pos++
 			return nil
 		}
-		if _, err := s.value(depth+1, false); err != nil {
+		if _, err := s.value(depth+1, "", false); err != nil {
 			return within(err, fmt.Sprintf("[%d]", i))
 		}
 		s.ws()
@@ -152,7 +154,7 @@ func (s *scanner) array(depth int) error {
 	}
 }
 
-func (s *scanner) object(depth int, keep bool) (*span, error) {
+func (s *scanner) object(depth int, path string, keep bool) (*span, error) {
 	o := span{open: s.pos}
 	s.pos++ // {
 	base := len(s.stack)
@@ -181,7 +183,15 @@ func (s *scanner) object(depth int, keep bool) (*span, error) {
 		s.pos++
 		s.ws()
 		m.valStart = s.pos
-		if m.obj, err = s.value(depth+1, depth == 0 && s.wanted(m.name)); err != nil {
+		child, keepChild := "", false
+		if keep {
+			child = string(m.name)
+			if path != "" {
+				child = path + "." + child
+			}
+			keepChild = s.wanted(child)
+		}
+		if m.obj, err = s.value(depth+1, child, keepChild); err != nil {
 			return nil, within(err, pathKey(m.name))
 		}
 		m.valEnd = s.pos
@@ -210,9 +220,9 @@ func (s *scanner) object(depth int, keep bool) (*span, error) {
 	return &o, nil
 }
 
-func (s *scanner) wanted(name []byte) bool {
+func (s *scanner) wanted(path string) bool {
 	for _, k := range s.keep {
-		if string(name) == k {
+		if path == k {
 			return true
 		}
 	}

@@ -277,7 +277,7 @@ func TestNotAnObject(t *testing.T) {
 		`"x"`:                       "config.json: is a JSON string, expected an object",
 		"{\n,}":                     "config.json: invalid JSON at line 2",
 		`{"a":1`:                    "config.json: invalid JSON at line 1",
-		`{"process":{"args":"sh"}}`: `config.json: field "process.args" has the wrong type`,
+		`{"process":{"user":{"uid":"root"}}}`: `config.json: field "process.user.uid" has the wrong type`,
 	} {
 		if _, err := ParseConfig("config.json", []byte(doc)); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", doc, err, want)
