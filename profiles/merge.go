@@ -3,6 +3,7 @@ package profiles
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -89,6 +90,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 		}
 		keep := make([]string, 0, len(r.Names))
 		var after []specs.LinuxSyscall
+		var seen ruleSet
 		for _, n := range r.Names {
 			switch {
 			case uncond[n]:
@@ -105,7 +107,10 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 				for _, u := range splitOr(r.Args) {
 					for _, d := range cond[n] {
 						if args, ok := intersect(u, d.Args); ok {
-							after = appendUnique(after, specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args})
+							rule := specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args}
+							if seen.add(rule) {
+								after = append(after, rule)
+							}
 						}
 					}
 				}
@@ -137,10 +142,16 @@ func mergeBlocklist(user, def *specs.LinuxSeccomp, userDenies map[string]bool) (
 			out.Syscalls = append(out.Syscalls, r)
 		}
 	}
+	var seen ruleSet
+	for _, r := range out.Syscalls {
+		seen.add(r)
+	}
 	for _, r := range user.Syscalls {
 		if !Permissive(r.Action) {
 			r.Args = nil
-			out.Syscalls = appendUnique(out.Syscalls, r)
+			if seen.add(r) {
+				out.Syscalls = append(out.Syscalls, r)
+			}
 		}
 	}
 	return &out, []string{fmt.Sprintf("defaultAction %s (replaced by the node default's %s)", user.DefaultAction, def.DefaultAction)}
@@ -151,8 +162,6 @@ func only(r specs.LinuxSyscall, n string) specs.LinuxSyscall {
 	r.Names = []string{n}
 	return r
 }
-
-func argEq(a, b specs.LinuxSeccompArg) bool { return a == b }
 
 // splitOr turns a rule's conditions into the alternatives runc compiles:
 // conditions on distinct arguments are ANDed (one alternative); a rule with
@@ -168,15 +177,26 @@ func splitOr(args []specs.LinuxSeccompArg) [][]specs.LinuxSeccompArg {
 	return out
 }
 
-// isOr reports whether two conditions name the same argument. Without a
-// map: this runs for every rule pair on every create.
+// isOr reports whether two conditions name the same argument. A bitmask,
+// not a map: this runs for every rule pair on every create.
 func isOr(args []specs.LinuxSeccompArg) bool {
-	for i := range args {
-		for j := range i {
-			if args[i].Index == args[j].Index {
+	var seen uint64
+	var big map[uint]bool // indexes past 63: not a syscall argument, but possible input
+	for _, a := range args {
+		if a.Index < 64 {
+			if seen&(1<<a.Index) != 0 {
 				return true
 			}
+			seen |= 1 << a.Index
+			continue
 		}
+		if big == nil {
+			big = map[uint]bool{}
+		}
+		if big[a.Index] {
+			return true
+		}
+		big[a.Index] = true
 	}
 	return false
 }
@@ -231,20 +251,55 @@ func combine(uc, dc specs.LinuxSeccompArg) (specs.LinuxSeccompArg, bool) {
 	return specs.LinuxSeccompArg{}, false
 }
 
-func appendUnique(rules []specs.LinuxSyscall, r specs.LinuxSyscall) []specs.LinuxSyscall {
-	for _, x := range rules {
-		if slices.Equal(x.Names, r.Names) && x.Action == r.Action && errnoEq(x.ErrnoRet, r.ErrnoRet) && slices.EqualFunc(x.Args, r.Args, argEq) {
-			return rules
-		}
+// ruleSet finds repeated rules in time linear in their number: a profile
+// from a pod can have thousands.
+type ruleSet map[string]bool
+
+// add reports whether r was new.
+func (s *ruleSet) add(r specs.LinuxSyscall) bool {
+	if *s == nil {
+		*s = ruleSet{}
 	}
-	return append(rules, r)
+	b := make([]byte, 0, 64)
+	for _, n := range r.Names {
+		b = append(append(b, n...), 0)
+	}
+	b = append(append(b, 1), r.Action...)
+	if r.ErrnoRet != nil {
+		b = strconv.AppendUint(append(b, 2), uint64(*r.ErrnoRet), 10)
+	}
+	for _, a := range r.Args {
+		b = strconv.AppendUint(append(b, 3), uint64(a.Index), 10)
+		b = strconv.AppendUint(append(b, 4), a.Value, 10)
+		b = strconv.AppendUint(append(b, 5), a.ValueTwo, 10)
+		b = append(append(b, 6), a.Op...)
+	}
+	k := string(b)
+	if (*s)[k] {
+		return false
+	}
+	(*s)[k] = true
+	return true
 }
 
-func errnoEq(a, b *uint) bool {
-	if a == nil || b == nil {
-		return a == b
+// MaxMergeWork bounds MergeWork for a profile secrun merges: Docker's
+// default is about 400; the bound keeps a crafted profile from making every
+// create on the node slow (each alternative meets each of the default's
+// argument rules for that name).
+const MaxMergeWork = 20000
+
+// MergeWork is the number of name × argument-alternative pairs in p, which
+// bounds the work and output of Merge(p, def).
+func MergeWork(p *specs.LinuxSeccomp) int {
+	n := 0
+	for _, r := range p.Syscalls {
+		alts := 1
+		if isOr(r.Args) {
+			alts = len(r.Args)
+		}
+		n += len(r.Names) * alts
 	}
-	return *a == *b
+	return n
 }
 
 func dedupe(s []string) []string {

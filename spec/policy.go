@@ -219,6 +219,9 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 	}
 	final := def
 	if user := s.Linux.Seccomp; user != nil {
+		if w := profiles.MergeWork(user); w > profiles.MaxMergeWork {
+			return nil, refuse("linux.seccomp: the profile has %d syscall and argument alternatives, over secrun's limit of %d for merging it with %s (a rule with several conditions on one argument counts one per condition); simplify or split its rules", w, profiles.MaxMergeWork, p.SeccompName)
+		}
 		var narrowed []string
 		final, narrowed = profiles.Merge(user, def)
 		if len(narrowed) > 0 {
