@@ -389,3 +389,26 @@ func TestReadKeysMustBeExact(t *testing.T) {
 		}
 	}
 }
+
+// A crafted profile must not make a create slow (it took minutes before
+// the limit): one rule with 20000 conditions on one argument is refused, a
+// large but sane one merges.
+func TestHugeProfileRefused(t *testing.T) {
+	for _, tc := range []struct {
+		n      int
+		refuse bool
+	}{{20000, true}, {1500, false}} {
+		var args []specs.LinuxSeccompArg
+		for i := range tc.n {
+			args = append(args, specs.LinuxSeccompArg{Index: uint(i % 7), Value: uint64(i), Op: specs.OpEqualTo})
+		}
+		s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"socket", "personality"}, Action: specs.ActAllow, Args: args}},
+		}}}
+		_, err := policy(profiles.RuntimeDefault).ApplyConfig(s)
+		if tc.refuse != (err != nil && strings.Contains(err.Error(), "over secrun's limit")) {
+			t.Errorf("%d conditions: err = %v, want refused: %v", tc.n, err, tc.refuse)
+		}
+	}
+}
