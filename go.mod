@@ -8,14 +8,15 @@ require (
 	github.com/moby/sys/capability v0.5.0
 	github.com/opencontainers/runc v1.5.2
 	github.com/opencontainers/runtime-spec v1.3.0
+	github.com/pelletier/go-toml/v2 v2.2.4
+	github.com/seccomp/libseccomp-golang v0.12.0
+	golang.org/x/sys v0.46.0
+	sigs.k8s.io/yaml v1.6.0
 )
 
 require (
 	cyphar.com/go-pathrs v0.2.6 // indirect
 	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
-	github.com/seccomp/libseccomp-golang v0.12.0 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
-	golang.org/x/sys v0.46.0 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
 )

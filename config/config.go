@@ -1,17 +1,26 @@
 // Package config reads secrun's node configuration (TOML) and resolves it
 // into the policy the spec modifiers apply.
+//
+// It reads TOML with go-toml/v2, not BurntSushi/toml (which the tools use
+// to edit containerd's config): the node config is read on every create,
+// in a process that lives milliseconds, and BurntSushi's package
+// initialiser alone (it loads the local time zone) costs about as much as
+// go-toml's whole decode there.
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/secrun/secrun/spec"
 )
@@ -102,22 +111,24 @@ type LogConfig struct {
 // Runtimes is one runtime or a list tried in turn.
 type Runtimes []string
 
-func (r *Runtimes) UnmarshalTOML(v any) error {
-	switch t := v.(type) {
-	case string:
-		*r = Runtimes{t}
-	case []any:
-		for _, x := range t {
-			s, ok := x.(string)
-			if !ok {
-				return fmt.Errorf("runtime: list entries must be strings, got %T", x)
+// UnmarshalTOML takes one runtime (runtime = "crun") or a list.
+func (r *Runtimes) UnmarshalTOML(n *unstable.Node) error {
+	switch n.Kind {
+	case unstable.String:
+		*r = Runtimes{string(n.Data)}
+		return nil
+	case unstable.Array:
+		*r = Runtimes{}
+		for it := n.Children(); it.Next(); {
+			c := it.Node()
+			if c.Kind != unstable.String {
+				return fmt.Errorf("runtime: list entries must be strings, got %s", c.Kind)
 			}
-			*r = append(*r, s)
+			*r = append(*r, string(c.Data))
 		}
-	default:
-		return fmt.Errorf("runtime: must be a string or a list of strings, got %T", v)
+		return nil
 	}
-	return nil
+	return fmt.Errorf("runtime: must be a string or a list of strings, got %s", n.Kind)
 }
 
 // Path returns the node config path in effect.
@@ -190,16 +201,8 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{Path: path}
-	md, err := toml.Decode(string(data), c)
-	if err != nil {
+	if err := decodeTOML(data, c, true); err != nil {
 		return nil, fmt.Errorf("node config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		var keys []string
-		for _, k := range und {
-			keys = append(keys, k.String())
-		}
-		return nil, fmt.Errorf("node config %s: unknown key %s (see the README's node configuration section for the keys secrun reads)", path, strings.Join(keys, ", "))
 	}
 	c.fill()
 	if err := c.validate(); err != nil {
@@ -292,4 +295,70 @@ func ValidateProfileRef(key, ref string) error {
 		return nil
 	}
 	return ValidateName(key, ref)
+}
+
+// decodeTOML decodes data into v; strict refuses keys v has no field for.
+func decodeTOML(data []byte, v any, strict bool) error {
+	d := toml.NewDecoder(bytes.NewReader(data)).EnableUnmarshalerInterface()
+	if strict {
+		d.DisallowUnknownFields()
+	}
+	err := d.Decode(v)
+	var missing *toml.StrictMissingError
+	if errors.As(err, &missing) {
+		var keys []string
+		for _, e := range missing.Errors {
+			keys = append(keys, strings.Join(e.Key(), "."))
+		}
+		return fmt.Errorf("unknown key %s (see the README's node configuration section for the keys secrun reads)", strings.Join(keys, ", "))
+	}
+	if err != nil && strings.Contains(err.Error(), "struct field ") {
+		return typeError(err)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		if k := de.Key(); len(k) > 0 {
+			return fmt.Errorf("line %d, column %d: %s: %s", row, col, strings.Join(k, "."), de.Error())
+		}
+		return fmt.Errorf("line %d, column %d: %s", row, col, de.Error())
+	}
+	return err
+}
+
+// typeError names the TOML key of go-toml's "cannot decode TOML string into
+// struct field config.Config.NoNewPrivileges of type *bool".
+func typeError(err error) error {
+	msg := err.Error()
+	_, field, _ := strings.Cut(msg, "struct field ")
+	field, _, _ = strings.Cut(field, " ")
+	parts := strings.Split(field, ".") // package, type, field
+	if len(parts) != 3 {
+		return err
+	}
+	seen := map[reflect.Type]bool{}
+	var find func(t reflect.Type) string
+	find = func(t reflect.Type) string {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return ""
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if t.Name() == parts[1] && f.Name == parts[2] {
+				return strings.Split(f.Tag.Get("toml"), ",")[0]
+			}
+			if k := find(f.Type); k != "" {
+				return k
+			}
+		}
+		return ""
+	}
+	if key := find(reflect.TypeFor[Config]()); key != "" {
+		return fmt.Errorf("%s: %s", key, strings.TrimPrefix(msg, "toml: "))
+	}
+	return err
 }

@@ -3,8 +3,6 @@ package config
 import (
 	"regexp"
 	"sync"
-
-	"github.com/BurntSushi/toml"
 )
 
 // Compiled only when a broken config has to be scanned.
@@ -26,7 +24,7 @@ func RuntimeOnly(path string) Runtimes {
 	var c struct {
 		Runtime Runtimes `toml:"runtime"`
 	}
-	if _, err := toml.Decode(string(data), &c); err == nil {
+	if err := decodeTOML(data, &c, false); err == nil {
 		if len(c.Runtime) > 0 {
 			return c.Runtime
 		}
