@@ -87,6 +87,37 @@ func appendSyscall(b []byte, r *specs.LinuxSyscall) []byte {
 	return append(b, '}')
 }
 
+// AppendCapabilitiesJSON appends c as encoding/json writes it (see
+// AppendSeccompJSON): written on every create too.
+func AppendCapabilitiesJSON(b []byte, c *specs.LinuxCapabilities) []byte {
+	if c == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	first := true
+	for _, f := range []struct {
+		name string
+		set  []string
+	}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"inheritable", c.Inheritable}, {"permitted", c.Permitted}, {"ambient", c.Ambient}} {
+		if len(f.set) == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, f.name...)
+		b = append(b, `":`...)
+		b = appendStrings(b, f.set)
+	}
+	return append(b, '}')
+}
+
+// AppendJSONString appends s as a JSON string, as encoding/json writes it
+// without HTML escaping.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
+
 // appendStrings writes a string slice; nil is null, as encoding/json has it.
 func appendStrings[S ~string](b []byte, s []S) []byte {
 	if s == nil {

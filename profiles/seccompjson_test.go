@@ -25,9 +25,10 @@ func stdJSON(t *testing.T, v any) []byte {
 // silently drop the field from every profile secrun writes.
 func TestSeccompJSONKnowsEveryField(t *testing.T) {
 	want := map[reflect.Type]string{
-		reflect.TypeFor[specs.LinuxSeccomp]():    "defaultAction defaultErrnoRet,omitempty architectures,omitempty flags,omitempty listenerPath,omitempty listenerMetadata,omitempty syscalls,omitempty",
-		reflect.TypeFor[specs.LinuxSyscall]():    "names action errnoRet,omitempty args,omitempty",
-		reflect.TypeFor[specs.LinuxSeccompArg](): "index value valueTwo,omitempty op",
+		reflect.TypeFor[specs.LinuxSeccomp]():      "defaultAction defaultErrnoRet,omitempty architectures,omitempty flags,omitempty listenerPath,omitempty listenerMetadata,omitempty syscalls,omitempty",
+		reflect.TypeFor[specs.LinuxSyscall]():      "names action errnoRet,omitempty args,omitempty",
+		reflect.TypeFor[specs.LinuxSeccompArg]():   "index value valueTwo,omitempty op",
+		reflect.TypeFor[specs.LinuxCapabilities](): "bounding,omitempty effective,omitempty inheritable,omitempty permitted,omitempty ambient,omitempty",
 	}
 	for typ, tags := range want {
 		var got []string
@@ -114,6 +115,21 @@ func TestSeccompJSON(t *testing.T) {
 		want := stdJSON(t, p)
 		if got := AppendSeccompJSON(nil, p); !bytes.Equal(got, want) {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	capCases := []*specs.LinuxCapabilities{nil, {}, {Bounding: Stock, Effective: Stock, Permitted: Stock}}
+	for range 300 {
+		capCases = append(capCases, &specs.LinuxCapabilities{Bounding: strSlice(), Effective: strSlice(), Inheritable: strSlice(), Permitted: strSlice(), Ambient: strSlice()})
+	}
+	for i, c := range capCases {
+		want := stdJSON(t, c)
+		if got := AppendCapabilitiesJSON(nil, c); !bytes.Equal(got, want) {
+			t.Fatalf("capabilities case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	for _, s := range strs {
+		if got, want := AppendJSONString(nil, s), stdJSON(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("string %q: got %s, want %s", s, got, want)
 		}
 	}
 }

@@ -12,6 +12,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/secrun/secrun/profiles"
 )
 
 // exactNames refuses keys of o that are case variants of the fields secrun
@@ -38,6 +43,18 @@ func exactNames(o *span, where, sub string, names ...string) error {
 // marshal encodes v as compact JSON without escaping <, > and &, which
 // runtimes do not need and people reading the spec would.
 func marshal(v any) ([]byte, error) {
+	// What a create writes, encoded without encoding/json's cold-start
+	// cost in a process that lives milliseconds (same bytes).
+	switch v := v.(type) {
+	case *specs.LinuxSeccomp:
+		return profiles.AppendSeccompJSON(nil, v), nil
+	case *specs.LinuxCapabilities:
+		return profiles.AppendCapabilitiesJSON(nil, v), nil
+	case string:
+		return profiles.AppendJSONString(nil, v), nil
+	case bool:
+		return strconv.AppendBool(nil, v), nil
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

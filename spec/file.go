@@ -79,20 +79,28 @@ func readFile(path string) ([]byte, fs.FileMode, error) {
 	return buf.Bytes(), fi.Mode().Perm(), nil
 }
 
-// parseFile decodes data into v (the one typed decoding, which also checks
-// the syntax), then scans it once for ambiguous keys and for the spans of
-// the top-level members named in keep.
+// parseFile decodes data into v (a typed decoding, which also checks the
+// syntax; v nil: only the syntax is checked), then scans it once for
+// ambiguous keys and for the spans of the objects named in keep.
 func parseFile(path string, data []byte, mode fs.FileMode, v any, keep ...string) (File, error) {
-	if err := json.Unmarshal(data, v); err != nil {
-		return File{}, fmt.Errorf("%s: %w", path, describeJSONError(data, err))
+	if v == nil && !json.Valid(data) {
+		v = new(view) // for the decoder's description of what is wrong
+	}
+	if v != nil {
+		if err := json.Unmarshal(data, v); err != nil {
+			return File{}, fmt.Errorf("%s: %w", path, describeJSONError(data, err))
+		}
 	}
 	top, err := scan(data, keep...)
 	if err != nil {
 		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if top == nil {
-		// The decoder refused every other non-object for a struct.
-		return File{}, fmt.Errorf("%s: is JSON null, expected an object", path)
+		kind := map[byte]string{'[': "a JSON array", '"': "a JSON string", 't': "a JSON bool", 'f': "a JSON bool", 'n': "JSON null"}[bytes.TrimLeft(data, " \t\r\n")[0]]
+		if kind == "" {
+			kind = "a JSON number"
+		}
+		return File{}, fmt.Errorf("%s: is %s, expected an object", path, kind)
 	}
 	// Pretty-printed: the first key (or the closing brace) starts a line.
 	end := top.close
@@ -144,10 +152,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 }
 
 func parseConfig(path string, data []byte, mode fs.FileMode) (*Config, error) {
-	var v view
-	f, err := parseFile(path, data, mode, &v, "process", "process.user", "linux", "linux.resources", "annotations")
+	f, err := parseFile(path, data, mode, nil, "process", "process.user", "linux", "linux.resources", "annotations")
 	if err != nil {
 		return nil, err
+	}
+	var v view
+	if err := decodeView(data, f.top.open, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, describeJSONError(data, err))
 	}
 	c := &Config{File: f, Spec: v.spec()}
 	if err := checkReadNames(&c.File); err != nil {

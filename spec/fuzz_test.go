@@ -41,6 +41,7 @@ func FuzzApplyConfig(f *testing.F) {
 	f.Add([]byte(`{"process":{"user":{"uid":0,"gid":0,"additionalGids":[1]},"args":["sh"],"rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":1}],"capabilities":{"bounding":["CAP_SYS_ADMIN","CAP_KILL"]}},"mounts":[{"destination":"/x","type":"bind","source":"/var/lib/kubelet/pods","options":["rbind"]},{"destination":"/proc","type":"proc","source":"proc"}],"linux":{"namespaces":[{"type":"pid","path":"/proc/1/ns/pid"},{"type":"network"}],"resources":{"devices":[{"allow":true,"access":"rwm"}],"memory":{"limit":1}},"sysctl":{"kernel.msgmax":"1","net.ipv4.ip_local_port_range":"1 2"},"maskedPaths":[],"readonlyPaths":["/proc/sys"],"hooks":{}}}`), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, sel uint8) {
 		fuzzProcessFile(t, data)
+		viewDecodeAgrees(t, data)
 		c, err := ParseConfig("config.json", data)
 		if err != nil {
 			return
@@ -186,5 +187,27 @@ func viewAgrees(t *testing.T, c *Config, full *specs.Spec, p *Policy) {
 	fout, err2 := fc.Encode()
 	if err1 != nil || err2 != nil || !bytes.Equal(vout, fout) {
 		t.Fatalf("encoded from the view and from the whole spec differ (%v, %v):\n%s\n%s", err1, err2, vout, fout)
+	}
+}
+
+// viewDecodeAgrees: decodeView reads what json.Unmarshal into the view reads,
+// and refuses what it refuses.
+func viewDecodeAgrees(t *testing.T, data []byte) {
+	t.Helper()
+	if !json.Valid(data) {
+		return
+	}
+	top, err := scan(data)
+	if err != nil || top == nil {
+		return
+	}
+	var want, got view
+	wantErr := json.Unmarshal(data, &want)
+	gotErr := decodeView(data, top.open, &got)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("json.Unmarshal: %v; decodeView: %v", wantErr, gotErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(want, got) {
+		t.Fatalf("decodeView differs from json.Unmarshal:\n%#v\n%#v", got, want)
 	}
 }

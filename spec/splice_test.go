@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +24,13 @@ func sameAsLegacy(t testing.TB, orig []byte, s *specs.Spec, out []byte) {
 		t.Fatalf("output is not JSON:\n%s", out)
 	}
 	raw, _, err := legacyParseConfig(orig)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		// The old parser decoded the whole spec; the new one decodes only
+		// what secrun reads, and leaves type errors elsewhere to the
+		// runtime.
+		return
+	}
 	if err != nil {
 		t.Fatalf("the old parser refuses what the new one accepted: %v\n%s", err, orig)
 	}
@@ -272,11 +280,11 @@ func manyKeys(n int) string {
 
 func TestNotAnObject(t *testing.T) {
 	for doc, want := range map[string]string{
-		`null`:                      "config.json: is JSON null, expected an object",
-		` [] `:                      "config.json: is a JSON array, expected an object",
-		`"x"`:                       "config.json: is a JSON string, expected an object",
-		"{\n,}":                     "config.json: invalid JSON at line 2",
-		`{"a":1`:                    "config.json: invalid JSON at line 1",
+		`null`:                                "config.json: is JSON null, expected an object",
+		` [] `:                                "config.json: is a JSON array, expected an object",
+		`"x"`:                                 "config.json: is a JSON string, expected an object",
+		"{\n,}":                               "config.json: invalid JSON at line 2",
+		`{"a":1`:                              "config.json: invalid JSON at line 1",
 		`{"process":{"user":{"uid":"root"}}}`: `config.json: field "process.user.uid" has the wrong type`,
 	} {
 		if _, err := ParseConfig("config.json", []byte(doc)); err == nil || !strings.HasPrefix(err.Error(), want) {
