@@ -6,6 +6,7 @@ package profiles
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 )
@@ -27,17 +28,18 @@ var Baseline = []string{
 }
 
 // known maps every capability name this kernel library knows, in OCI form.
-var known = func() map[string]bool {
+// Built on first use: state, kill and delete never need it.
+var known = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, c := range capability.ListKnown() {
 		m["CAP_"+strings.ToUpper(c.String())] = true
 	}
 	return m
-}()
+})
 
 // AllCaps returns every capability name known, in OCI form.
 func AllCaps() []string {
-	out := make([]string, 0, len(known))
+	out := make([]string, 0, len(known()))
 	for _, c := range capability.ListKnown() {
 		out = append(out, "CAP_"+strings.ToUpper(c.String()))
 	}
@@ -50,11 +52,11 @@ func CanonicalCap(name string) (string, error) {
 	if !strings.HasPrefix(n, "CAP_") {
 		n = "CAP_" + n
 	}
-	if !known[n] {
+	if !known()[n] {
 		return "", fmt.Errorf("unknown capability %q", name)
 	}
 	return n, nil
 }
 
 // IsCap reports whether name is a known capability in OCI form.
-func IsCap(name string) bool { return known[name] }
+func IsCap(name string) bool { return known()[name] }

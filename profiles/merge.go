@@ -310,6 +310,10 @@ func dedupe(s []string) []string {
 // Normalize returns p in the form Merge produces, so that Merge(Normalize(p), p)
 // is Normalize(p) byte for byte: conditional rules are split to one name each
 // and each name's conditional rules stand together.
+//
+// It is Merge(q, q) for q = p split (TestNormalizeIsSelfMerge holds it to
+// that), computed without Merge's maps over every name: it runs on every
+// create, and only the few names with argument rules change.
 func Normalize(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	out := *p
 	out.Syscalls = nil
@@ -322,6 +326,65 @@ func Normalize(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 		}
 		out.Syscalls = append(out.Syscalls, r)
 	}
-	m, _ := Merge(&out, &out)
-	return m
+	if Permissive(out.DefaultAction) {
+		m, _ := Merge(&out, &out) // a blocklist: Merge rebuilds it
+		return m
+	}
+	// The names with argument rules, and which of them some rule also
+	// allows outright (those keep their rules as they are).
+	cond := map[string][]specs.LinuxSyscall{}
+	for _, r := range out.Syscalls {
+		if Permissive(r.Action) && len(r.Args) > 0 {
+			for _, n := range r.Names {
+				cond[n] = append(cond[n], r)
+			}
+		}
+	}
+	uncond := map[string]bool{}
+	for _, r := range out.Syscalls {
+		if Permissive(r.Action) && len(r.Args) == 0 {
+			for _, n := range r.Names {
+				if cond[n] != nil {
+					uncond[n] = true
+				}
+			}
+		}
+	}
+	res := out
+	res.Syscalls = make([]specs.LinuxSyscall, 0, len(out.Syscalls))
+	for _, r := range out.Syscalls {
+		if !Permissive(r.Action) || len(r.Args) == 0 {
+			if !Permissive(r.Action) || len(r.Names) > 0 {
+				res.Syscalls = append(res.Syscalls, r)
+			}
+			continue
+		}
+		// As Merge: names allowed outright elsewhere keep this rule;
+		// the others get every intersection with their argument rules.
+		var keep []string
+		var after []specs.LinuxSyscall
+		var seen ruleSet
+		for _, n := range r.Names {
+			if uncond[n] {
+				keep = append(keep, n)
+				continue
+			}
+			for _, u := range splitOr(r.Args) {
+				for _, d := range cond[n] {
+					if args, ok := intersect(u, d.Args); ok {
+						rule := specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args}
+						if seen.add(rule) {
+							after = append(after, rule)
+						}
+					}
+				}
+			}
+		}
+		if len(keep) > 0 {
+			r.Names = keep
+			res.Syscalls = append(res.Syscalls, r)
+		}
+		res.Syscalls = append(res.Syscalls, after...)
+	}
+	return &res
 }
