@@ -227,8 +227,8 @@ func BenchmarkApplyConfig(b *testing.B) {
 	}
 }
 
-// BenchmarkEncode: the confined spec written back (owned fields re-encoded,
-// keys sorted).
+// BenchmarkEncode: the confined spec written back (owned fields spliced
+// into the original bytes).
 func BenchmarkEncode(b *testing.B) {
 	for _, in := range inputs() {
 		dir := bundle(b, "", podSpec(b, in.kb, in.withProfile))

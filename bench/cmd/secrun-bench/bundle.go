@@ -108,13 +108,15 @@ func cloneSpec(s map[string]any, args []string) map[string]any {
 	return c
 }
 
-// encodeSpec writes a spec the way `runc spec` does: tab-indented.
+// encodeSpec writes a spec the way containerd writes a bundle's
+// config.json: the compact JSON of the spec it holds (typeurl's
+// json.Marshal), which is what secrun reads and splices on a node.
 func encodeSpec(s map[string]any) []byte {
-	data, err := json.MarshalIndent(s, "", "\t")
+	data, err := json.Marshal(s)
 	if err != nil {
 		panic(err)
 	}
-	return append(data, '\n')
+	return data
 }
 
 // withSeccomp returns s with linux.seccomp set to p.
@@ -199,7 +201,7 @@ func withRuntime(text, path string) string {
 // noopNodeConfigs are no-op policies, most specific first: no seccomp, no
 // no-new-privileges, the stock 14 capabilities allowed, Pod Security checks
 // off (secrun versions without [podsecurity] take the second). secrun still
-// starts, reads the node config, parses, applies, writes (keys sorted) and
+// starts, reads the node config, parses, applies, splices its annotation in and
 // execs. The harness uses the first one secrun accepts.
 func noopNodeConfigs() []string {
 	q := make([]string, len(profiles.Stock))

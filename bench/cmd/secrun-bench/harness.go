@@ -509,9 +509,9 @@ func (h *harness) benchCreate(rt runtimeInfo) createResult {
 					if bytes.Equal(got, h.orig) {
 						res.rewroteC = "not rewritten"
 					} else if d := jsonDiff(h.orig, got, 5); len(d) == 0 {
-						res.rewroteC = "rewritten (keys sorted), same content"
+						res.rewroteC = "rewritten, same content"
 					} else {
-						res.rewroteC = "rewritten (keys sorted); differences: `" + strings.Join(d, "`, `") + "`"
+						res.rewroteC = "rewritten; differences: `" + strings.Join(d, "`, `") + "`"
 					}
 				}
 			}},

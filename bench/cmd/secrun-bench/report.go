@@ -256,7 +256,7 @@ func (r *report) markdown() string {
 	for _, rt := range r.runtimes {
 		w("| %s | %s | `%s` |\n", rt.Name, rt.Version, rt.Path)
 	}
-	w("\nThe bundle is %s with busybox-static as a read-only rootfs, shaped like containerd's spec for a default pod "+
+	w("\nThe bundle is %s with busybox-static as a read-only rootfs, shaped like containerd's spec for a default pod and written as containerd writes it (compact JSON) "+
 		"(the 14 stock capabilities, no seccomp, no no-new-privileges), with containerd's flags "+
 		"(`--root R --log B/log.json --log-format json create --bundle B --pid-file B/init.pid ID`). "+
 		"Default policy: %s; no-op policy: `%s`. "+
