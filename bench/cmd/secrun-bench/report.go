@@ -528,6 +528,7 @@ func (r *report) markdown() string {
 				w("\n- %s: %s\n", s.rt.Name, oneLine(e))
 			}
 		}
+		r.syscallTargets(w)
 	}
 
 	if len(r.gobench) > 0 {
@@ -611,4 +612,50 @@ func (r *report) floorSentence(w func(string, ...any)) {
 		w("These runs do not settle whether that floor alone is more than the 1 ms target (%s reaches both sides, or there were too few runs for one); ", judged)
 	}
 	w("b − g is the part of b − d that is secrun's own work.\n")
+}
+
+// syscallTargets judges the issue's per-syscall targets: differences of
+// medians in % of Docker's default, with a 95% bootstrap interval over the
+// interleaved rounds (paired by round).
+func (r *report) syscallTargets(w func(string, ...any)) {
+	type target struct {
+		what, sc, cfg string
+		limit         float64 // % over Docker's default
+		goal          string
+	}
+	targets := []target{
+		{"secrun default vs Docker default", "getppid", "secrun default", 2, "cached syscall within 2%"},
+		{"secrun default vs Docker default", "personality", "secrun default", 0, "argument-checked syscall no slower"},
+		{"small allowlist vs Docker default", "getppid", "small allowlist", 0, "a recorded profile at least as fast"},
+		{"small allowlist vs Docker default", "personality", "small allowlist", 0, "a recorded profile at least as fast"},
+		{"small allowlist vs Docker default", "read", "small allowlist", 0, "a recorded profile at least as fast"},
+	}
+	w("\nThe issue's per-syscall targets: difference of medians in %% of Docker's default as the runtime compiles it, with a 95%% bootstrap interval over the interleaved rounds (resampled as pairs by round). A verdict needs the interval on one side of the target; where it straddles, the rounds cannot tell the two apart.\n\n")
+	w("| runtime | comparison | syscall | target | difference | 95%% interval | verdict |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range r.sys {
+		var docker string
+		for _, c := range s.cfgs {
+			if strings.HasPrefix(c, "Docker default") {
+				docker = c
+			}
+		}
+		for _, t := range targets {
+			var cfg string
+			for _, c := range s.cfgs {
+				if strings.HasPrefix(c, t.cfg) {
+					cfg = c
+				}
+			}
+			x, y := s.ns[cfg][t.sc], s.ns[docker][t.sc]
+			if docker == "" || cfg == "" || len(x) == 0 || len(y) == 0 {
+				continue
+			}
+			base := median(y)
+			pctOf := func(v float64) float64 { return 100 * v / base }
+			d := median(x) - base
+			lo, hi := diffCI(x, y)
+			w("| %s | %s | `%s` | %s (≤ %+.0f%%) | %+.1f%% | %+.1f%% … %+.1f%% | %s |\n",
+				s.rt.Name, t.what, t.sc, t.goal, t.limit, pctOf(d), pctOf(lo), pctOf(hi), verdict(pctOf(d), pctOf(lo), pctOf(hi), t.limit))
+		}
+	}
 }
