@@ -104,16 +104,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 				}
 			case cond[n] != nil:
 				// Both have argument rules: allow only what both allow.
-				for _, u := range splitOr(r.Args) {
-					for _, d := range cond[n] {
-						if args, ok := intersect(u, d.Args); ok {
-							rule := specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args}
-							if seen.add(rule) {
-								after = append(after, rule)
-							}
-						}
-					}
-				}
+				after = intersections(after, &seen, n, r, cond[n])
 			default:
 				narrowed = append(narrowed, n)
 				if !emitted[n] && !userDenies[n] && denyRules[n] != nil {
@@ -282,6 +273,38 @@ func (s *ruleSet) add(r specs.LinuxSyscall) bool {
 	return true
 }
 
+// split returns p with its conditional rules split to one name each.
+func split(p *specs.LinuxSeccomp) specs.LinuxSeccomp {
+	out := *p
+	out.Syscalls = nil
+	for _, r := range p.Syscalls {
+		if Permissive(r.Action) && len(r.Args) > 0 && len(r.Names) > 1 {
+			for _, n := range r.Names {
+				out.Syscalls = append(out.Syscalls, only(r, n))
+			}
+			continue
+		}
+		out.Syscalls = append(out.Syscalls, r)
+	}
+	return out
+}
+
+// intersections appends to after, once each, the rules allowing n where
+// one of r's alternatives and one of conds both hold.
+func intersections(after []specs.LinuxSyscall, seen *ruleSet, n string, r specs.LinuxSyscall, conds []specs.LinuxSyscall) []specs.LinuxSyscall {
+	for _, u := range splitOr(r.Args) {
+		for _, d := range conds {
+			if args, ok := intersect(u, d.Args); ok {
+				rule := specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args}
+				if seen.add(rule) {
+					after = append(after, rule)
+				}
+			}
+		}
+	}
+	return after
+}
+
 // MaxMergeWork bounds MergeWork for a profile secrun merges: Docker's
 // default is about 400; the bound keeps a crafted profile from making every
 // create on the node slow (each alternative meets each of the default's
@@ -315,17 +338,7 @@ func dedupe(s []string) []string {
 // that), computed without Merge's maps over every name: it runs on every
 // create, and only the few names with argument rules change.
 func Normalize(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
-	out := *p
-	out.Syscalls = nil
-	for _, r := range p.Syscalls {
-		if Permissive(r.Action) && len(r.Args) > 0 && len(r.Names) > 1 {
-			for _, n := range r.Names {
-				out.Syscalls = append(out.Syscalls, only(r, n))
-			}
-			continue
-		}
-		out.Syscalls = append(out.Syscalls, r)
-	}
+	out := split(p)
 	if Permissive(out.DefaultAction) {
 		m, _ := Merge(&out, &out) // a blocklist: Merge rebuilds it
 		return m
@@ -369,16 +382,7 @@ func Normalize(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 				keep = append(keep, n)
 				continue
 			}
-			for _, u := range splitOr(r.Args) {
-				for _, d := range cond[n] {
-					if args, ok := intersect(u, d.Args); ok {
-						rule := specs.LinuxSyscall{Names: []string{n}, Action: r.Action, ErrnoRet: r.ErrnoRet, Args: args}
-						if seen.add(rule) {
-							after = append(after, rule)
-						}
-					}
-				}
-			}
+			after = intersections(after, &seen, n, r, cond[n])
 		}
 		if len(keep) > 0 {
 			r.Names = keep

@@ -11,18 +11,8 @@ import (
 // normalizeByMerge is Normalize's definition: the split profile merged with
 // itself.
 func normalizeByMerge(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
-	out := *p
-	out.Syscalls = nil
-	for _, r := range p.Syscalls {
-		if Permissive(r.Action) && len(r.Args) > 0 && len(r.Names) > 1 {
-			for _, n := range r.Names {
-				out.Syscalls = append(out.Syscalls, only(r, n))
-			}
-			continue
-		}
-		out.Syscalls = append(out.Syscalls, r)
-	}
-	m, _ := Merge(&out, &out)
+	q := split(p)
+	m, _ := Merge(&q, &q)
 	return m
 }
 
