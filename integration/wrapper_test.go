@@ -293,3 +293,34 @@ func TestExplainWritesNothing(t *testing.T) {
 		t.Error("explain wrote config.json")
 	}
 }
+
+// TestToolsHandOff: tool commands run in secrun-tools next to secrun; a
+// secrun installed without it names the missing file, and a secrun given
+// as its own secrun-tools does not loop.
+func TestToolsHandOff(t *testing.T) {
+	out, err := exec.Command(secrun, "apparmor", "default").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "profile secrun-default") {
+		t.Fatalf("secrun apparmor default through secrun-tools: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	alone := filepath.Join(dir, "secrun")
+	data, err := os.ReadFile(secrun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(alone, "check")
+	cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "secrun-tools") || !strings.Contains(string(out), "make install") {
+		t.Errorf("missing secrun-tools: %v\n%s", err, out)
+	}
+	cmd = exec.Command(alone, "check")
+	cmd.Env = append(os.Environ(), "SECRUN_TOOLS="+alone)
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "has no tools in it") {
+		t.Errorf("secrun as its own secrun-tools: %v\n%s", err, out)
+	}
+}

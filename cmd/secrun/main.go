@@ -8,19 +8,4 @@ import (
 	"github.com/secrun/secrun/shim"
 )
 
-func main() {
-	growStack(0)
-	os.Exit(shim.Main(os.Args))
-}
-
-// growStack makes the goroutine stack big once, while it is shallow.
-// Otherwise it starts at 8 KB and is copied each time it doubles during the
-// JSON and TOML decoding, and each copy walks every frame: measurably slow
-// in a process that lives a few milliseconds.
-//
-//go:noinline
-func growStack(i int) byte {
-	var buf [96 << 10]byte
-	buf[i] = 1
-	return buf[(i+1)%len(buf)]
-}
+func main() { os.Exit(shim.Main(os.Args)) }
