@@ -44,7 +44,10 @@ integration: build
 
 # Every fuzz target, FUZZTIME each: a short seeded run in `make test`, longer
 # by hand (`make fuzz FUZZTIME=10m`). Crashers land in testdata/fuzz and
-# then run as ordinary tests.
+# then run as ordinary tests. A run that fails with nothing but "context
+# deadline exceeded" and writes no input is Go 1.26's coordinator race at the
+# -fuzztime boundary (go.dev/issue/75804, fixed in Go 1.27): it is run again
+# once; any real finding writes its input and fails.
 FUZZTIME ?= 8s
 FUZZ_TARGETS = ./shim:FuzzParse ./spec:FuzzApplyConfig ./config:FuzzLoad ./setup:FuzzRoundTrip \
 	./profiles/apparmorgen:FuzzGeneratePolicy ./profiles/apparmorgen:FuzzGlob
@@ -52,8 +55,12 @@ fuzz: SHELL := /bin/bash
 fuzz:
 	@mkdir -p bin; set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		if ! $(GO) test -run XXX -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg > bin/fuzz.log 2>&1; then \
-			grep -v '^ *{' bin/fuzz.log | cut -c1-400 | tail -30; exit 1; fi; tail -1 bin/fuzz.log; \
+		for try in 1 2; do \
+			if $(GO) test -run XXX -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg > bin/fuzz.log 2>&1; then break; fi; \
+			if [ $$try = 1 ] && grep -q 'context deadline exceeded' bin/fuzz.log && ! grep -q 'Failing input written' bin/fuzz.log; then \
+				echo "fuzz $$pkg $$fn: the -fuzztime deadline race (go.dev/issue/75804), no input written: running it again"; continue; fi; \
+			grep -v '^ *{' bin/fuzz.log | cut -c1-400 | tail -30; exit 1; \
+		done; tail -1 bin/fuzz.log; \
 	done
 
 test: SHELL := /bin/bash
