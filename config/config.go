@@ -310,7 +310,7 @@ func decodeTOML(data []byte, v any, strict bool) error {
 		for _, e := range missing.Errors {
 			keys = append(keys, strings.Join(e.Key(), "."))
 		}
-		return fmt.Errorf("unknown key %s (see the README's node configuration section for the keys secrun reads)", strings.Join(keys, ", "))
+		return fmt.Errorf("unknown key %s (the keys secrun reads are listed in docs/configuration.md; deploy/config.toml has them all)", strings.Join(keys, ", "))
 	}
 	if err != nil && strings.Contains(err.Error(), "struct field ") {
 		return typeError(err)
