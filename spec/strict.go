@@ -40,6 +40,7 @@ func checkOneReading(data []byte, root reflect.Type) error {
 	}
 	var stack []frame
 	next := root // schema of the value about to be read
+	fields := map[reflect.Type]map[string]reflect.Type{}
 	done := func() {
 		if n := len(stack); n > 0 {
 			if stack[n-1].obj {
@@ -58,7 +59,7 @@ func checkOneReading(data []byte, root reflect.Type) error {
 			return describe(data, err)
 		}
 		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].name && tok.Kind() == '"' {
-			t, err := memberType(stack[n-1].typ, tok.String())
+			t, err := memberType(stack[n-1].typ, tok.String(), fields)
 			if err != nil {
 				return fmt.Errorf("key %q in the object at %s: %w", tok.String(), pointer(dec), err)
 			}
@@ -106,7 +107,7 @@ func pointer(dec *jsontext.Decoder) string {
 // memberType returns the schema of member name of an object of type t, nil
 // when secrun does not know it, and an error for a key the runtimes read
 // differently.
-func memberType(t reflect.Type, name string) (reflect.Type, error) {
+func memberType(t reflect.Type, name string, cache map[reflect.Type]map[string]reflect.Type) (reflect.Type, error) {
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
 			return nil, fmt.Errorf("a key with a control character (%q) is read one way by runc and another by crun (crun cuts a key at NUL): remove it", r)
@@ -119,7 +120,11 @@ func memberType(t reflect.Type, name string) (reflect.Type, error) {
 	case reflect.Map:
 		return t.Elem(), nil
 	case reflect.Struct:
-		fields := jsonFields(t)
+		fields := cache[t]
+		if fields == nil {
+			fields = jsonFields(t)
+			cache[t] = fields
+		}
 		if ft, ok := fields[name]; ok {
 			return ft, nil
 		}
