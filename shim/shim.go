@@ -160,6 +160,10 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if err := checkLSM(args.LSM, pol, cfg.Spec.Process.ApparmorProfile); err != nil {
 		return err
 	}
+	// Side effects on the host only now that every check passed.
+	if err := pol.HostEffects(cfg.Spec); err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	agent, err := startRecording(node, cfg.Spec, args.ID)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)

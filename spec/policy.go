@@ -38,7 +38,9 @@ type Policy struct {
 type AppArmorPolicy struct {
 	Profile string
 	Require bool
-	// HostSupports reports AppArmor support; Ensure loads a profile if needed.
+	// HostSupports reports AppArmor support; Ensure loads a profile if
+	// needed. Ensure is a side effect on the host: it runs in HostEffects,
+	// after every check passed, never from ApplyConfig (explain runs that).
 	HostSupports bool
 	Ensure       func(name string) error
 }
@@ -302,10 +304,18 @@ func (p *Policy) apparmorStep(s *specs.Spec) ([]string, error) {
 		s.Process.ApparmorProfile = name
 		changes = append(changes, "apparmorProfile: set "+name)
 	}
-	if a.Ensure != nil {
-		if err := a.Ensure(name); err != nil {
-			return nil, err
-		}
-	}
 	return changes, nil
+}
+
+// HostEffects does what the confined spec needs of the host: it loads the
+// AppArmor profile the spec names. It runs after ApplyConfig and every
+// other check passed and before the spec is saved, so a refused container
+// changes nothing on the host, and `secrun explain` (which never calls it)
+// writes nothing.
+func (p *Policy) HostEffects(s *specs.Spec) error {
+	a := p.AppArmor
+	if !a.HostSupports || a.Ensure == nil || s.Process == nil || s.Process.ApparmorProfile == "" {
+		return nil
+	}
+	return a.Ensure(s.Process.ApparmorProfile)
 }

@@ -328,6 +328,12 @@ func TestAppArmorStep(t *testing.T) {
 	if _, err := p.ApplyConfig(c.Spec); err != nil {
 		t.Fatal(err)
 	}
+	if len(ensured) != 0 {
+		t.Fatalf("ApplyConfig (what explain runs) loaded %v into the host", ensured)
+	}
+	if err := p.HostEffects(c.Spec); err != nil {
+		t.Fatal(err)
+	}
 	if c.Spec.Process.ApparmorProfile != "secrun-default" || !slices.Equal(ensured, []string{"secrun-default"}) {
 		t.Errorf("profile %q, ensured %v", c.Spec.Process.ApparmorProfile, ensured)
 	}
