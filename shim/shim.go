@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -281,7 +283,9 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 	if id == "" {
 		return nil
 	}
-	out, err := runtimeCommand(runtime, g, "state", id).Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := runtimeCommand(ctx, runtime, g, "state", id).Output()
 	if err != nil {
 		log.Debug("exec %s: state look-up failed (%v); limiting by the allowlist only", id, err)
 		return nil
