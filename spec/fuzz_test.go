@@ -162,8 +162,15 @@ func fuzzProcessFile(t *testing.T, data []byte) {
 // the fields secrun reads; a check reading any other would see zero).
 func viewAgrees(t *testing.T, c *Config, full *specs.Spec, p *Policy) {
 	t.Helper()
+	// root and hooks come from DecodeHostFields, as the shim reads them.
+	vs := *c.Spec
+	withHost := &Config{File: c.File, Spec: &vs}
+	hostErr := withHost.DecodeHostFields()
 	for _, level := range []string{PSSBaseline, PSSRestricted} {
-		if got, want := CheckPodSecurity(c.Spec, level), CheckPodSecurity(full, level); !reflect.DeepEqual(got, want) {
+		if hostErr != nil {
+			break // refused before any check runs
+		}
+		if got, want := CheckPodSecurity(withHost.Spec, PodSecurity{Level: level}), CheckPodSecurity(full, PodSecurity{Level: level}); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s checks on the view: %v, on the whole spec: %v", level, got, want)
 		}
 	}
