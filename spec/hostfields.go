@@ -30,13 +30,9 @@ func (c *Config) DecodeHostFields() error {
 	if err := exactKeys(top, c.Path, "", hostFieldNames[""]); err != nil {
 		return err
 	}
-	var doc struct {
-		Root  json.RawMessage `json:"root"`
-		Hooks json.RawMessage `json:"hooks"`
-	}
-	if err := json.Unmarshal(c.Orig, &doc); err != nil {
-		return fmt.Errorf("%s: %w", c.Path, err)
-	}
+	// Lone case variants were refused just above: the exact keys are the
+	// ones runc reads.
+	doc := struct{ Root, Hooks json.RawMessage }{top["root"], top["hooks"]}
 	if len(doc.Root) > 0 && string(doc.Root) != "null" {
 		if err := exactObject(doc.Root, c.Path, "root", hostFieldNames["root"]); err != nil {
 			return err
