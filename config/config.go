@@ -82,6 +82,9 @@ type PodSecurity struct {
 	Level string   `toml:"level"` // baseline (default) | restricted | off
 	Mode  string   `toml:"mode"`  // enforce (default) | warn
 	Allow []string `toml:"allow"` // check names exempted
+	// HooksAllow lists the OCI hook executables the node trusts (node-wide
+	// only: hooks run as root on the host).
+	HooksAllow []string `toml:"hooks_allow"`
 }
 
 func (p *PodSecurity) validate(key string) error {
@@ -98,6 +101,16 @@ func (p *PodSecurity) validate(key string) error {
 	for _, a := range p.Allow {
 		if !slices.Contains(spec.PSSChecks, a) {
 			return fmt.Errorf("%s.allow: unknown check %q (checks: %s)", key, a, strings.Join(spec.PSSChecks, ", "))
+		}
+	}
+	if key != "podsecurity" && p.HooksAllow != nil {
+		return fmt.Errorf("%s.hooks_allow: is node-wide only; list hooks in [podsecurity] hooks_allow (a rule may still allow the \"hooks\" check)", key)
+	}
+	for _, h := range p.HooksAllow {
+		// Whether root owns the file is checked when a hook names it: a
+		// missing tool (no GPU on this node) must not break the config.
+		if !filepath.IsAbs(h) || filepath.Clean(h) != h {
+			return fmt.Errorf("%s.hooks_allow: %q must be an absolute, clean path (no '..', '//' or trailing '/')", key, h)
 		}
 	}
 	return nil

@@ -58,8 +58,13 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 			Profile: c.AppArmor.Profile,
 			Require: c.AppArmor.Require,
 		},
-		LogDenials:  c.Monitor.Findings,
-		PodSecurity: spec.PodSecurity{Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow},
+		LogDenials: c.Monitor.Findings,
+		PodSecurity: spec.PodSecurity{
+			Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow,
+			HooksAllow: c.PodSecurity.HooksAllow,
+			// secrun's own files: whoever writes them sets the policy.
+			HostDirs: []string{"/etc/secrun", c.ProfilesDir, c.RecordingsDir},
+		},
 	}
 	if aa != nil && aa.Supported() {
 		p.AppArmor.HostSupports = true

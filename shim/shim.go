@@ -151,6 +151,9 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	log.Debug("%s %s: effective policy: %s", inv.Command, args.ID, desc)
+	if err := podSecurityInputs(cfg, pol, args.Bundle, inv.Globals.Root); err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	if pol.LogDenials && !supportsLogFlag(runtime) {
 		pol.LogDenials = false
 		log.Debug("%s %s: %s does not accept SECCOMP_FILTER_FLAG_LOG: denials are not logged for findings", inv.Command, args.ID, runtime)
@@ -184,6 +187,19 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		changes = append(changes, fmt.Sprintf("record: agent %d records into %s", agent.PID, agent.Output))
 	}
 	logPolicy(log, inv.Command, args.ID, cfg.Path, string(data) != string(cfg.Orig), changes)
+	return nil
+}
+
+// podSecurityInputs gives the Pod Security checks what the spec does not
+// say: the bundle that relative paths are resolved against, and the
+// runtime's state directory.
+func podSecurityInputs(c *spec.Config, pol *spec.Policy, bundle, root string) error {
+	pol.PodSecurity.Bundle = bundle
+	if root != "" {
+		if abs, err := filepath.Abs(root); err == nil {
+			pol.PodSecurity.HostDirs = append(pol.PodSecurity.HostDirs, abs)
+		}
+	}
 	return nil
 }
 
@@ -344,6 +360,10 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(w, "policy:  %s: %s\n", pol.Source, desc)
+	if err := podSecurityInputs(c, pol, args.Bundle, inv.Globals.Root); err != nil {
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	changes, err := pol.ApplyConfig(c.Spec)
 	if err != nil {
 		var pe *spec.Error
