@@ -30,18 +30,19 @@ const DefaultPath = "/etc/secrun/config.toml"
 
 // Config is the node configuration. Zero values mean "the embedded default".
 type Config struct {
-	Level           string         `toml:"level"`
-	Runtime         Runtimes       `toml:"runtime"`
-	ProfilesDir     string         `toml:"profiles_dir"`
-	RecordingsDir   string         `toml:"recordings_dir"`
-	NoNewPrivileges *bool          `toml:"no_new_privileges"`
-	Seccomp         SeccompConfig  `toml:"seccomp"`
-	Capabilities    CapConfig      `toml:"capabilities"`
-	AppArmor        AppArmorConfig `toml:"apparmor"`
-	Log             LogConfig      `toml:"log"`
-	PodSecurity     PodSecurity    `toml:"podsecurity"`
-	Monitor         MonitorConfig  `toml:"monitor"`
-	Rules           []Rule         `toml:"rules"`
+	Level           string            `toml:"level"`
+	Runtime         Runtimes          `toml:"runtime"`
+	ProfilesDir     string            `toml:"profiles_dir"`
+	RecordingsDir   string            `toml:"recordings_dir"`
+	NoNewPrivileges *bool             `toml:"no_new_privileges"`
+	Seccomp         SeccompConfig     `toml:"seccomp"`
+	Capabilities    CapConfig         `toml:"capabilities"`
+	AppArmor        AppArmorConfig    `toml:"apparmor"`
+	Log             LogConfig         `toml:"log"`
+	PodSecurity     PodSecurity       `toml:"podsecurity"`
+	Monitor         MonitorConfig     `toml:"monitor"`
+	Annotations     AnnotationsConfig `toml:"annotations"`
+	Rules           []Rule            `toml:"rules"`
 
 	// capAdd extends the allowlist, from a matching rule's capabilities.add.
 	capAdd []string
@@ -98,6 +99,23 @@ func (p *PodSecurity) validate(key string) error {
 	for _, a := range p.Allow {
 		if !slices.Contains(spec.PSSChecks, a) {
 			return fmt.Errorf("%s.allow: unknown check %q (checks: %s)", key, a, strings.Join(spec.PSSChecks, ", "))
+		}
+	}
+	return nil
+}
+
+// AnnotationsConfig: runtime-interpreted annotations (run.oci.*,
+// org.systemd.property.*...) the node accepts beyond the harmless ones.
+type AnnotationsConfig struct {
+	// Allow holds keys, or prefixes ending in "*".
+	Allow []string `toml:"allow"`
+}
+
+func (a *AnnotationsConfig) validate(key string) error {
+	for _, k := range a.Allow {
+		pre, _ := strings.CutSuffix(k, "*")
+		if pre == "" || strings.ContainsAny(pre, "*=") || strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return fmt.Errorf("%s.allow: %q: must be an annotation key, or a prefix ending in \"*\" (e.g. \"org.systemd.property.*\")", key, k)
 		}
 	}
 	return nil
@@ -270,8 +288,14 @@ func (c *Config) validate() error {
 	if err := c.PodSecurity.validate("podsecurity"); err != nil {
 		return err
 	}
+	if err := c.Annotations.validate("annotations"); err != nil {
+		return err
+	}
 	for i := range c.Rules {
 		if err := c.Rules[i].validate(i); err != nil {
+			return fmt.Errorf("[[rules]] %w", err)
+		}
+		if err := c.checkLoosening(i); err != nil {
 			return fmt.Errorf("[[rules]] %w", err)
 		}
 	}

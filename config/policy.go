@@ -59,6 +59,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 			Require: c.AppArmor.Require,
 		},
 		LogDenials:  c.Monitor.Findings,
+		Annotations: spec.AnnotationPolicy{Allow: c.Annotations.Allow},
 		PodSecurity: spec.PodSecurity{Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow},
 	}
 	if aa != nil && aa.Supported() {
