@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secrun/secrun/profiles"
+)
+
+// allowAllBPF is a seccomp program of one instruction, `ret ALLOW`, as crun
+// reads run.oci.seccomp_bpf_data: base64 of struct sock_filter[].
+func allowAllBPF() string {
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, struct {
+		Code   uint16
+		Jt, Jf uint8
+		K      uint32
+	}{Code: 0x06 /* BPF_RET|BPF_K */, K: 0x7fff0000 /* SECCOMP_RET_ALLOW */})
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+func annotate(b *Bundle, ann map[string]string) {
+	m, _ := b.Spec["annotations"].(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+		b.Spec["annotations"] = m
+	}
+	for k, v := range ann {
+		m[k] = v
+	}
+}
+
+// refusedCreate runs create and checks that it failed, left config.json
+// alone and told containerd why (log.json's last error has all of want).
+func refusedCreate(t *testing.T, e *Env, b *Bundle, id string, want ...string) {
+	t.Helper()
+	before, _ := os.ReadFile(b.ConfigPath())
+	if _, err := e.Create(t, b, id); err == nil {
+		e.Cmd(b.Dir, "delete", "--force", id).Run()
+		t.Fatalf("create %s succeeded", id)
+	}
+	if after, _ := os.ReadFile(b.ConfigPath()); !bytes.Equal(before, after) {
+		t.Error("config.json changed")
+	}
+	msg := lastError(t, filepath.Join(b.Dir, "log.json"))
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("log.json error %q lacks %q", msg, w)
+		}
+	}
+}
+
+// crun replaces linux.seccomp with run.oci.seccomp_bpf_data: secrun refuses
+// the annotation on every runtime (runc ignores it, but the node may switch
+// runtimes), and plain crun shows what it would have given back.
+func TestRuntimeAnnotationsRefused(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			for i, ann := range []map[string]string{
+				{"run.oci.seccomp_bpf_data": allowAllBPF()},
+				{"run.oci.seccomp.plugins": "/nonexistent/plugin.so"},
+				{"run.oci.keep_original_groups": "1"},
+				{"org.systemd.property.DeviceAllow": "'/dev/sda rwm'"},
+				{"org.criu.config": "/tmp/criu.conf"},
+				{"bundle": "/tmp"},
+			} {
+				var key string
+				for key = range ann {
+				}
+				b := newBundle(t, "/bin/probe", "status")
+				annotate(b, ann)
+				b.Save(t)
+				refusedCreate(t, e, b, fmt.Sprintf("ann-%d", i), key, "[annotations] allow in "+e.Config)
+			}
+
+			// Allowed by the node admin, it runs, still confined.
+			e.WriteConfig(t, "[annotations]\nallow = [\"run.oci.keep_original_groups\"]\n")
+			b := newBundle(t, "/bin/probe", "status")
+			annotate(b, map[string]string{"run.oci.keep_original_groups": "1", "io.kubernetes.cri.container-type": "container", "example.com/team": "a"})
+			b.Save(t)
+			out, err := e.Run(t, b, "ann-allowed")
+			if err != nil {
+				t.Fatalf("allowed annotation: %v", err)
+			}
+			if f := fields(out); f["Seccomp"] != "2" || f["NoNewPrivs"] != "1" {
+				t.Errorf("not confined:\n%s", out)
+			}
+		})
+	}
+}
+
+// The contrast: through plain crun, one `ret ALLOW` instruction in the
+// annotation undoes the spec's seccomp profile (Docker's default here).
+func TestSeccompBPFDataBypassesCrun(t *testing.T) {
+	rt := runtimes()[2]
+	e := newEnv(t, rt)
+	def, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "/bin/probe", "each", "keyctl", "unshare-user", "getppid")
+	b.Spec["linux"].(map[string]any)["seccomp"] = def
+	b.Save(t)
+	if got := fields(e.Plain(t, b, "bpf-without")); got["keyctl"] != "EPERM" || got["unshare-user"] != "EPERM" || got["getppid"] != "ok" {
+		t.Fatalf("without the annotation, Docker's profile should deny keyctl and unshare: %v", got)
+	}
+	annotate(b, map[string]string{"run.oci.seccomp_bpf_data": allowAllBPF()})
+	b.Save(t)
+	got := fields(e.Plain(t, b, "bpf-with"))
+	if got["keyctl"] == "EPERM" || got["unshare-user"] == "EPERM" || got["getppid"] != "ok" {
+		t.Errorf("plain crun with run.oci.seccomp_bpf_data: %v; expected the calls past the profile", got)
+	}
+	t.Logf("plain crun, Docker's profile + run.oci.seccomp_bpf_data: keyctl %s, unshare-user %s", got["keyctl"], got["unshare-user"])
+	refusedCreate(t, e, b, "bpf-secrun", "run.oci.seccomp_bpf_data")
+}
+
+// A rule whose namespace and container patterns share a value matches on
+// both; a loosening rule without a namespace is refused when the config loads.
+func TestRuleMatchingAndNamespace(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			e.WriteConfig(t, "[[rules]]\nname = \"web\"\nnamespace = \"web\"\ncontainer = \"web\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]\n[rules.podsecurity]\nallow = [\"capabilities\"]\n")
+			want := append([]string{"CAP_NET_ADMIN"}, profiles.Stock...)
+			mk := func(ns string) *Bundle {
+				b := newBundle(t, "/bin/probe", "status")
+				caps := b.Spec["process"].(map[string]any)["capabilities"].(map[string]any)
+				for _, set := range []string{"bounding", "effective", "permitted"} {
+					caps[set] = want
+				}
+				annotate(b, map[string]string{
+					"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-namespace": ns,
+					"io.kubernetes.cri.sandbox-name": "p", "io.kubernetes.cri.container-name": "web",
+				})
+				b.Save(t)
+				return b
+			}
+			out, err := e.Run(t, mk("web"), "rule-web")
+			if err != nil {
+				t.Fatalf("namespace web, container web: %v", err)
+			}
+			if got := fields(out)["CapEff"]; got != capMask(t, append([]string{"CAP_NET_ADMIN"}, profiles.Baseline...)) {
+				t.Errorf("CapEff %s: the rule's CAP_NET_ADMIN missing\n%s", got, out)
+			}
+			refusedCreate(t, e, mk("default"), "rule-other-ns", "CAP_NET_ADMIN")
+
+			e.WriteConfig(t, "[[rules]]\nname = \"web\"\ncontainer = \"web\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]\n")
+			refusedCreate(t, e, mk("web"), "rule-no-ns", "rule \"web\"", "must also name a namespace", e.Config)
+		})
+	}
+}
