@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -291,6 +292,10 @@ func (c *Config) validate() error {
 func ValidateName(key, name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("%s = %q: must be a plain profile name (no '/', no leading '.')", key, name)
+	}
+	// A newline in a file name forges lines in logs and listings.
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%s = %q: must be a plain profile name (no control characters)", key, name)
 	}
 	return nil
 }

@@ -530,8 +530,11 @@ func TestPrepareAndAgent(t *testing.T) {
 	defer func() { SocketDir = old }()
 
 	s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: dockerDefault(t)}}
-	out := filepath.Join(t.TempDir(), "web.yaml")
-	a, err := PrepareWith(s, "pod_web/1", out, Options{Exe: os.Args[0]})
+	// Under a root, as secrun create runs it: directories made, files
+	// written without following symlinks (beneath.go).
+	root := t.TempDir()
+	out := filepath.Join(root, "ns", "pod", "web.yaml")
+	a, err := PrepareWith(s, "pod_web/1", out, Options{Exe: os.Args[0], Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,6 +547,10 @@ func TestPrepareAndAgent(t *testing.T) {
 	}
 	if fi, err := os.Stat(SocketDir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("socket dir: %v %v", fi.Mode(), err)
+	}
+	// Bounded: it runs outside the pod's cgroup (bound in agent.go).
+	if prio, err := unix.Getpriority(unix.PRIO_PROCESS, a.PID); err != nil || 20-prio != 10 {
+		t.Errorf("agent nice %d (%v), want 10", 20-prio, err)
 	}
 	// The agent runs in a session of its own.
 	if sid, _ := unix.Getsid(a.PID); sid != a.PID {
