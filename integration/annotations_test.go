@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secrun/secrun/profiles"
 )
@@ -153,6 +154,91 @@ func TestRuleMatchingAndNamespace(t *testing.T) {
 
 			e.WriteConfig(t, "[[rules]]\nname = \"web\"\ncontainer = \"web\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]\n")
 			refusedCreate(t, e, mk("web"), "rule-no-ns", "rule \"web\"", "must also name a namespace", e.Config)
+		})
+	}
+}
+
+// A pod's recording lands under recordings_dir, written without following
+// symlinks: a symlinked subdirectory does not redirect it, and a name with
+// a newline is refused.
+func TestRecordingBeneathRecordingsDir(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			dir, elsewhere := t.TempDir(), t.TempDir()
+			e.WriteConfig(t, fmt.Sprintf("recordings_dir = %q\n", dir))
+			mk := func(ns, name string) *Bundle {
+				b := newBundle(t, "/bin/probe", "sys", "getppid")
+				annotate(b, map[string]string{
+					"secrun.io/record": name, "io.kubernetes.cri.container-type": "container",
+					"io.kubernetes.cri.sandbox-namespace": ns, "io.kubernetes.cri.sandbox-name": "web-0",
+					"io.kubernetes.cri.container-name": "app",
+				})
+				b.Save(t)
+				return b
+			}
+			if _, err := e.Run(t, mk("shop", "v1"), "rec-ok"); err != nil {
+				t.Fatalf("recorded run: %v", err)
+			}
+			out := filepath.Join(dir, "shop", "web-0", "app-v1.json")
+			var data []byte
+			for i := 0; i < 100 && len(data) == 0; i++ {
+				time.Sleep(100 * time.Millisecond)
+				data, _ = os.ReadFile(out)
+			}
+			if !bytes.Contains(data, []byte(`"getppid"`)) {
+				logData, _ := os.ReadFile(out + ".log")
+				t.Fatalf("no recording at %s: %q\nagent log:\n%s", out, data, logData)
+			}
+
+			os.Symlink(elsewhere, filepath.Join(dir, "evil"))
+			refusedCreate(t, e, mk("evil", "v1"), "rec-symlink", "symlink")
+			refusedCreate(t, e, mk("shop", "v1\nforged line"), "rec-newline", "control characters")
+			if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+				t.Errorf("written through the symlink: %v", entries)
+			}
+		})
+	}
+}
+
+// The node config and the profiles pods pick are trusted only when root
+// owns them, and every directory and symlink on the way, and no one else
+// can write them.
+func TestNodeFilesTrusted(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			profDir := filepath.Join(t.TempDir(), "profiles")
+			os.Mkdir(profDir, 0o755)
+			prof := filepath.Join(profDir, "tight.json")
+			os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpgid"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+			e.WriteConfig(t, fmt.Sprintf("profiles_dir = %q\n", profDir))
+			b := newBundle(t, "/bin/probe", "status")
+			annotate(b, map[string]string{"secrun.io/seccomp-profile": "tight"})
+			b.Save(t)
+			out, err := e.Run(t, b, "trust-ok")
+			if err != nil {
+				t.Fatalf("root's files: %v", err)
+			}
+			if f := fields(out); f["Seccomp"] != "2" {
+				t.Errorf("not confined:\n%s", out)
+			}
+
+			os.Chown(prof, 65534, 65534)
+			refusedCreate(t, e, b, "trust-profile", prof, "chown root")
+			os.Chown(prof, 0, 0)
+			os.Chmod(profDir, 0o777)
+			refusedCreate(t, e, b, "trust-profdir", profDir, "chmod go-w")
+			os.Chmod(profDir, 0o755)
+
+			os.Chown(e.Config, 65534, 65534)
+			refusedCreate(t, e, b, "trust-config", e.Config, "chown root")
+			os.Chown(e.Config, 0, 0)
+			link := filepath.Join(filepath.Dir(e.Config), "link.toml")
+			os.Symlink(e.Config, link)
+			os.Lchown(link, 65534, 65534)
+			e.Config = link
+			refusedCreate(t, e, b, "trust-link", link, "chown -h root")
 		})
 	}
 }
