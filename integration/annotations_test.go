@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -239,6 +240,46 @@ func TestNodeFilesTrusted(t *testing.T) {
 			os.Lchown(link, 65534, 65534)
 			e.Config = link
 			refusedCreate(t, e, b, "trust-link", link, "chown -h root")
+		})
+	}
+}
+
+// The contrast for "bundle": runc keeps annotations as key=value labels
+// ahead of its own bundle=DIR and takes the first, so `runc exec` without
+// --process builds the process from another directory's config.json:
+// here one asking for CAP_SYS_ADMIN.
+func TestBundleAnnotationRedirectsRuncExec(t *testing.T) {
+	for _, rt := range runtimes()[:2] {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			b := newBundle(t, "/bin/probe", "sleep", "30")
+			evil := newBundle(t, "/bin/probe", "status")
+			caps := append([]string{"CAP_SYS_ADMIN"}, profiles.Stock...)
+			evil.Spec["process"].(map[string]any)["capabilities"] = map[string]any{"bounding": caps, "effective": caps, "permitted": caps}
+			evil.Save(t)
+			annotate(b, map[string]string{"bundle": evil.Dir})
+			b.Save(t)
+			refusedCreate(t, e, b, "bundle-secrun", "bundle", "exec without --process")
+
+			out, err := os.Create(filepath.Join(b.Dir, "plain.out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			run := exec.Command(rt.Path, "--root", e.Root, "run", "-d", "--bundle", b.Dir, "bundle-plain")
+			run.Stdout, run.Stderr = out, out
+			if err := run.Run(); err != nil {
+				data, _ := os.ReadFile(out.Name())
+				t.Fatalf("plain run: %v %s", err, data)
+			}
+			defer exec.Command(rt.Path, "--root", e.Root, "delete", "-f", "bundle-plain").Run()
+			got, err := exec.Command(rt.Path, "--root", e.Root, "exec", "bundle-plain", "/bin/probe", "status").Output()
+			if err != nil {
+				t.Fatalf("plain exec: %v", err)
+			}
+			if f := fields(string(got)); f["CapEff"] != capMask(t, caps) {
+				t.Errorf("plain %s exec: CapEff %s, expected the other bundle's CAP_SYS_ADMIN set %s", rt.Name, f["CapEff"], capMask(t, caps))
+			}
 		})
 	}
 }
