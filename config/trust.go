@@ -21,10 +21,12 @@ import (
 // are owned by root (or by the user running secrun) and writable by no
 // one else, and every symlink on the way is owned by root (or that user).
 //
-// A sticky directory such as /tmp is writable by others, but they can
-// neither rename nor remove what they do not own: it is accepted when it
-// is owned by root, since the entry below it is checked in turn and must
-// be owned by root. (Everything else others can write is refused.)
+// A sticky directory such as /tmp counts as writable by others, with one
+// exception: a root-owned sticky directory on the way to a root-owned
+// directory (/tmp/secrun-test/config.toml). Others can neither rename nor
+// remove a directory they do not own there, nor hard-link one; a file
+// directly in it is refused (they may have put it there, as a hard link
+// to some root-owned file).
 
 // maxTrustedSize bounds a policy file.
 const maxTrustedSize = 4 << 20
@@ -62,7 +64,8 @@ func CheckTrusted(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := trustedDir(path, "/"); err != nil {
+	sticky, err := trustedDir(path, "/")
+	if err != nil {
 		return "", err
 	}
 	cur := "/"
@@ -85,6 +88,10 @@ func CheckTrusted(path string) (string, error) {
 			}
 			return "", err
 		}
+		if sticky && !fi.IsDir() {
+			return "", fmt.Errorf("%s: %s is directly in %s, a sticky directory others can write: they may have put it there (a hard link, a symlink), so secrun refuses it (fix: move it into a directory only root can write, e.g. chmod go-w its directory)", path, next, cur)
+		}
+		sticky = false
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
 			if uid := owner(fi); !trustedOwner(uid) {
@@ -106,7 +113,7 @@ func CheckTrusted(path string) (string, error) {
 			if !fi.IsDir() {
 				return "", fmt.Errorf("%s: %s is not a directory", path, next)
 			}
-			if err := trustedDir(path, next); err != nil {
+			if sticky, err = trustedDir(path, next); err != nil {
 				return "", err
 			}
 		default:
@@ -129,20 +136,25 @@ func owner(fi fs.FileInfo) int {
 // trustedOwner: root, or the user running secrun (rootless use).
 func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 
-func trustedDir(path, dir string) error {
+// trustedDir checks a directory on the way; sticky reports the exception
+// above (a root-owned sticky directory that others can write).
+func trustedDir(path, dir string) (sticky bool, err error) {
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	uid := owner(fi)
 	if !trustedOwner(uid) {
-		return fmt.Errorf("%s: the directory %s is owned by uid %d: its owner can replace the file, which controls the containers on this node, so secrun refuses it (fix: chown root %s)", path, dir, uid, dir)
+		return false, fmt.Errorf("%s: the directory %s is owned by uid %d: its owner can replace the file, which controls the containers on this node, so secrun refuses it (fix: chown root %s)", path, dir, uid, dir)
 	}
 	m := fi.Mode()
-	if m.Perm()&0o022 != 0 && !(m&fs.ModeSticky != 0 && uid == 0) {
-		return fmt.Errorf("%s: the directory %s is writable by group or others (mode %04o): they can replace the file, which controls the containers on this node, so secrun refuses it (fix: chmod go-w %s)", path, dir, m.Perm(), dir)
+	if m.Perm()&0o022 == 0 {
+		return false, nil
 	}
-	return nil
+	if m&fs.ModeSticky != 0 && uid == 0 {
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: the directory %s is writable by group or others (mode %04o): they can replace the file, which controls the containers on this node, so secrun refuses it (fix: chmod go-w %s)", path, dir, m.Perm(), dir)
 }
 
 func trustedFile(path string, fi fs.FileInfo) error {

@@ -52,8 +52,26 @@ func TestCheckTrusted(t *testing.T) {
 		{"directory writable by others", func(t *testing.T) string { return file(t, subdir(t, 0o777, 0), 0o644, 0) }, "chmod go-w"},
 		{"directory writable by group", func(t *testing.T) string { return file(t, subdir(t, 0o775, 0), 0o644, 0) }, "chmod go-w"},
 		{"sticky directory of nobody", func(t *testing.T) string { return file(t, subdir(t, os.ModeSticky|0o777, nobody), 0o644, 0) }, "owned by uid 65534"},
-		{"root's file in a root sticky directory", func(t *testing.T) string { return file(t, subdir(t, os.ModeSticky|0o777, 0), 0o644, 0) }, ""},
-		{"nobody's file in a root sticky directory", func(t *testing.T) string { return file(t, subdir(t, os.ModeSticky|0o777, 0), 0o644, nobody) }, "chown root"},
+		// Others could have put a file there (a hard link to a root file)...
+		{"root's file in a root sticky directory", func(t *testing.T) string { return file(t, subdir(t, os.ModeSticky|0o777, 0), 0o644, 0) }, "sticky directory"},
+		// ...but can neither make, move nor remove root's directory there.
+		{"root's directory in a root sticky directory", func(t *testing.T) string {
+			d := filepath.Join(subdir(t, os.ModeSticky|0o777, 0), "root")
+			os.Mkdir(d, 0o755)
+			return file(t, d, 0o644, 0)
+		}, ""},
+		{"nobody's directory in a root sticky directory", func(t *testing.T) string {
+			d := filepath.Join(subdir(t, os.ModeSticky|0o777, 0), "nobody")
+			os.Mkdir(d, 0o755)
+			os.Chown(d, nobody, 0)
+			return file(t, d, 0o644, 0)
+		}, "chown root"},
+		{"root symlink in a root sticky directory", func(t *testing.T) string {
+			real := file(t, trustDir(t), 0o644, 0)
+			l := filepath.Join(subdir(t, os.ModeSticky|0o777, 0), "link.toml")
+			os.Symlink(real, l)
+			return l
+		}, "sticky directory"},
 		{"root symlink", func(t *testing.T) string {
 			real := file(t, trustDir(t), 0o644, 0)
 			l := filepath.Join(trustDir(t), "link.toml")
