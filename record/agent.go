@@ -423,10 +423,10 @@ func randomToken() string {
 // bound limits what the agent takes from the node. It runs outside the
 // pod's cgroup (it starts before the runtime makes that cgroup), and every
 // call the container makes under the recording filter is work for it: at
-// most one CPU, at a lower priority than the node's own work, and a soft
-// memory ceiling (what it keeps, one counter per syscall, is small).
+// most one CPU, and a soft memory ceiling (what it keeps, one counter per
+// syscall, is small). Not a lower priority: the container's calls wait for
+// the agent, so a starved agent stalls the container (and its start).
 func bound() {
 	runtime.GOMAXPROCS(1)
 	debug.SetMemoryLimit(64 << 20)
-	unix.Setpriority(unix.PRIO_PROCESS, 0, 10)
 }
