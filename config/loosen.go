@@ -38,8 +38,11 @@ func (c *Config) loosens(r *Rule) []string {
 	if e.Seccomp.Profile != c.Seccomp.Profile {
 		_, nodeLevel := profiles.Levels[c.Seccomp.Profile]
 		_, effLevel := profiles.Levels[e.Seccomp.Profile]
-		if !nodeLevel || !effLevel || rank(levelRank, e.Seccomp.Profile) < rank(levelRank, c.Seccomp.Profile) {
+		switch {
+		case !nodeLevel || !effLevel:
 			why = append(why, fmt.Sprintf("changes the seccomp profile to %q (secrun cannot tell whether it is looser)", e.Seccomp.Profile))
+		case rank(levelRank, e.Seccomp.Profile) < rank(levelRank, c.Seccomp.Profile):
+			why = append(why, fmt.Sprintf("lowers the seccomp profile to %q", e.Seccomp.Profile))
 		}
 	}
 	if rank(modeRank, e.Seccomp.Mode) < rank(modeRank, c.Seccomp.Mode) {

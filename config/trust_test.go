@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/secrun/secrun/profiles"
 )
 
 const nobody = 65534
@@ -147,5 +149,27 @@ func TestProfileFileTrusted(t *testing.T) {
 	}
 	if _, err := c.Policy(nil); err == nil || !strings.Contains(err.Error(), prof) {
 		t.Fatalf("node profile owned by nobody: %v", err)
+	}
+}
+
+// An AppArmor profile loaded from profiles_dir goes through the check too.
+func TestAppArmorFileTrusted(t *testing.T) {
+	dir := trustDir(t)
+	host := t.TempDir()
+	os.MkdirAll(filepath.Join(host, "sys/kernel/security/apparmor"), 0o755)
+	os.WriteFile(filepath.Join(host, "sys/kernel/security/apparmor/profiles"), []byte("loaded (enforce)\n"), 0o644)
+	aa := &profiles.AppArmorHost{Root: host, Parser: "/bin/true", KernelEnabled: func() bool { return true }}
+	prof := filepath.Join(dir, "web")
+	os.WriteFile(prof, []byte("profile web {}\n"), 0o644)
+	if err := ensureAppArmor(aa, "web", dir); err != nil {
+		t.Fatalf("root's profile: %v", err)
+	}
+	os.Chown(prof, nobody, 0)
+	if err := ensureAppArmor(aa, "web", dir); err == nil || !strings.Contains(err.Error(), "chown root") || !strings.Contains(err.Error(), prof) {
+		t.Fatalf("nobody's profile: %v", err)
+	}
+	// Already loaded: no file is read.
+	if err := ensureAppArmor(aa, "loaded", dir); err != nil {
+		t.Fatalf("loaded profile: %v", err)
 	}
 }
