@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 
@@ -58,7 +60,8 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 			Profile: c.AppArmor.Profile,
 			Require: c.AppArmor.Require,
 		},
-		LogDenials: c.Monitor.Findings,
+		LogDenials:  c.Monitor.Findings,
+		Annotations: spec.AnnotationPolicy{Allow: c.Annotations.Allow},
 		PodSecurity: spec.PodSecurity{
 			Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow,
 			HooksAllow: c.PodSecurity.HooksAllow,
@@ -68,7 +71,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	}
 	if aa != nil && aa.Supported() {
 		p.AppArmor.HostSupports = true
-		p.AppArmor.Ensure = func(name string) error { return aa.Ensure(name, c.ProfilesDir) }
+		p.AppArmor.Ensure = func(name string) error { return ensureAppArmor(aa, name, c.ProfilesDir) }
 	}
 	return p, nil
 }
@@ -140,4 +143,18 @@ func (c *Config) profileResolver(ref string) (func([]string) (*specs.LinuxSeccom
 		}
 		return profiles.Normalize(p), nil
 	}, nil
+}
+
+// ensureAppArmor loads profile name if it is not loaded, from profiles_dir
+// only when that file is trusted (trust.go), as the seccomp profiles are.
+func ensureAppArmor(aa *profiles.AppArmorHost, name, dir string) error {
+	if ok, err := aa.Loaded(name); err == nil && ok {
+		return nil
+	}
+	if name != profiles.DefaultAppArmor && name != profiles.DefaultAppArmorComplain {
+		if _, err := CheckTrusted(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("AppArmor profile %q: %w", name, err)
+		}
+	}
+	return aa.Ensure(name, dir)
 }

@@ -220,9 +220,8 @@ func startRecording(node *config.Config, s *specs.Spec, id string) (*Agent, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return nil, err
-	}
+	// The recorder makes the directories under recordings_dir, following
+	// no symlink there (record/beneath.go).
 	return recorder(s, id, out)
 }
 

@@ -32,6 +32,8 @@ type Policy struct {
 	// LogDenials adds SECCOMP_FILTER_FLAG_LOG in enforce mode, so denials
 	// reach the kernel log for `secrun monitor`.
 	LogDenials bool
+	// Annotations: which runtime-interpreted annotations pass (annotations.go).
+	Annotations AnnotationPolicy
 }
 
 // AppArmorPolicy says what profile to attach and whether the host can.
@@ -56,7 +58,7 @@ func refuse(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(form
 func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
 	var changes []string
 	for _, step := range []func(*specs.Spec) ([]string, error){
-		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep, p.markStep,
+		p.annotationsStep, p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep, p.markStep,
 	} {
 		c, err := step(s)
 		if err != nil {
