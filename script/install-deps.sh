@@ -36,6 +36,9 @@ gobuild containerd-shim-runc-v2 "github.com/containerd/containerd/v2/cmd/contain
 gobuild ctr "github.com/containerd/containerd/v2/cmd/ctr@${CONTAINERD_VERSION}"
 gobuild crictl "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}"
 
+# The OCI runtime-tools validation suite (integration/conformance_test.go).
+SECRUN_TOOLS="$TOOLS" bash "$(dirname "$0")/install-runtime-tools.sh"
+
 # crun needs the hugetlb controller on cgroup v1 in this hybrid layout.
 if [ -d /sys/fs/cgroup/memory ] && ! grep -qE '^cgroup [^ ]+ cgroup [^ ]*hugetlb' /proc/mounts; then
 	mkdir -p /sys/fs/cgroup/hugetlb 2>/dev/null || true
