@@ -1,0 +1,371 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/secrun/secrun/profiles"
+	"github.com/secrun/secrun/spec"
+)
+
+// The OCI runtime-tools validation suite through each real runtime, plain
+// and through secrun with every policy knob off: secrun must then pass
+// exactly what the runtime passes. script/install-runtime-tools.sh builds
+// the suite.
+
+// runtimeToolsVersion is the runtime-tools pseudo-version containerd 2.x
+// requires; script/install-runtime-tools.sh builds the same.
+const runtimeToolsVersion = "v0.9.1-0.20251114084447-edf4cb3d2116"
+
+// runtimeToolsDir is where install-runtime-tools.sh put the suite: next to
+// the pinned tools' directory.
+func runtimeToolsDir() string {
+	if d := os.Getenv("SECRUN_RUNTIME_TOOLS_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(filepath.Dir(filepath.Dir(runtimes()[1].Path)), "runtime-tools-"+runtimeToolsVersion)
+}
+
+// knobsOffConfig is the node config that turns off every policy knob
+// secrun has: no forced no-new-privileges, seccomp left as the spec has it,
+// every capability allowed, Pod Security (and with it the hooks allowlist)
+// off, every runtime-interpreted annotation accepted. CONTRIBUTING.md shows
+// it written out. AppArmor has no off switch (secrun sets a profile when
+// the spec has none and refuses "unconfined"); this host has no AppArmor.
+func knobsOffConfig(runtime string) string {
+	quote := func(l []string) string {
+		q := make([]string, len(l))
+		for i, s := range l {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	var anns []string
+	for _, p := range spec.RuntimeAnnotationPrefixes {
+		anns = append(anns, p+"*")
+	}
+	anns = append(anns, spec.RuntimeAnnotationKeys...)
+	return fmt.Sprintf(`runtime = %q
+no_new_privileges = false
+[seccomp]
+mode = "off"
+[capabilities]
+allow = %s
+on_violation = "drop"
+[podsecurity]
+level = "off"
+[annotations]
+allow = %s
+`, runtime, quote(profiles.AllCaps()), quote(anns))
+}
+
+// cgroupTest reports whether a validation program uses runtime-tools' fixed
+// cgroup paths (/cgrouptest, testdir/cgrouptest/container): two of them
+// at once would share one cgroup, so they run one at a time.
+func cgroupTest(name string) bool {
+	return strings.HasPrefix(name, "linux_cgroups_") || strings.HasPrefix(name, "delete_resources") ||
+		strings.HasPrefix(name, "delete_only_create_resources")
+}
+
+// suiteTarget is one way to run containers: a runtime, plain or through
+// secrun, behind a one-line wrapper, since the suite takes RUNTIME as a
+// single executable. Each has its own --root, so no other test's
+// containers, nor the system's, are seen.
+type suiteTarget struct {
+	rt      Runtime
+	secrun  bool
+	wrapper string
+	root    string
+}
+
+func (s *suiteTarget) name() string {
+	if s.secrun {
+		return "secrun+" + s.rt.Name
+	}
+	return s.rt.Name
+}
+
+func newSuiteTarget(t *testing.T, rt Runtime, viaSecrun bool) *suiteTarget {
+	dir := t.TempDir()
+	s := &suiteTarget{rt: rt, secrun: viaSecrun, root: filepath.Join(dir, "root"), wrapper: filepath.Join(dir, "runtime")}
+	script := "#!/bin/sh\n"
+	if rt.Name == "crun" {
+		// crun 1.8 refuses runtime-spec versions above 1.1 ("unknown
+		// version specified") and the suite writes 1.3.0: the bundle is
+		// labelled 1.1.0 before crun, or secrun, reads it. Plain and
+		// secrun get the same bundle.
+		script += `b=.; prev=
+for a in "$@"; do [ "$prev" = --bundle ] && b=$a; prev=$a; done
+case " $* " in *" create "*|*" run "*) sed -i -E 's/"ociVersion": *"1\.[2-9][^"]*"/"ociVersion": "1.1.0"/' "$b/config.json";; esac
+`
+	}
+	bin := rt.Path
+	if viaSecrun {
+		conf := filepath.Join(dir, "config.toml")
+		if err := os.WriteFile(conf, []byte(knobsOffConfig(rt.Path)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		script += fmt.Sprintf("export SECRUN_CONFIG=%q SECRUN_RUNTIME=%q\n", conf, rt.Path)
+		bin = secrun
+	}
+	script += fmt.Sprintf("exec %q --root %q \"$@\"\n", bin, s.root)
+	if err := os.WriteFile(s.wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Programs that fail half-way leave containers behind.
+	t.Cleanup(func() {
+		out, _ := exec.Command(rt.Path, "--root", s.root, "list", "-q").Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command(rt.Path, "--root", s.root, "kill", id, "KILL").Run()
+			exec.Command(rt.Path, "--root", s.root, "delete", "--force", id).Run()
+		}
+	})
+	return s
+}
+
+// run runs one validation program against the target. The program reads
+// runtimetest and rootfs-<arch>.tar.gz from its working directory and
+// unpacks bundles into TMPDIR.
+func (s *suiteTarget) run(t *testing.T, suite, test string) *tapRun {
+	tmp, err := os.MkdirTemp(filepath.Dir(s.root), test+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(suite, "bin", test+".t"))
+	cmd.Dir = suite
+	cmd.Env = append(os.Environ(), "RUNTIME="+s.wrapper, "TMPDIR="+tmp)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = 5 * time.Second
+	// Programs that share the host's mount namespace with their container
+	// (linux_ns_itype) leave its /proc, /dev and /sys mounted on the
+	// bundle: in a mount namespace of the program's own they go away with
+	// it, and removing tmp never walks into them.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	err = cmd.Run()
+	r := &tapRun{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.Exit = ee.ExitCode()
+	case err != nil:
+		r.Exit, r.Stderr = -1, r.Stderr+"\n"+err.Error()
+	}
+	if ctx.Err() != nil {
+		r.Stderr += "\n(timed out after 2m)"
+	}
+	r.Asserts = parseTAP(r.Stdout)
+	return r
+}
+
+// knownDiff is a difference between plain runtime and secrun that is
+// secrun's design, not a bug, and that no knob turns off.
+type knownDiff struct {
+	why string
+	// marker appears in secrun's output when the difference has this cause.
+	marker string
+	// lost may pass on the plain runtime only ("*": any assertion),
+	// gained through secrun only.
+	lost, gained []string
+}
+
+var runtimeToolsKnownDiffs = map[string]knownDiff{
+	// The hook gets the container's state, whose annotations are the
+	// spec's: secrun marks every spec it rewrites (docs/monitoring.md).
+	"hooks_stdin": {
+		why:    `secrun adds the annotation secrun.io/policy to every spec it rewrites (even with every knob off), and the state a hook reads on stdin lists the spec's annotations`,
+		marker: "secrun.io/policy:",
+		lost: []string{
+			`the state of the container MUST be passed to "prestart" hook over stdin`,
+			`the state of the container MUST be passed to "poststart" hook over stdin`,
+			`the state of the container MUST be passed to "poststop" hook over stdin`,
+		},
+	},
+	// runc ignores a capability it does not know (the program then fails,
+	// which is the spec's "MUST cause an error"); secrun refuses the
+	// container, failing closed, so the program passes.
+	"process_capabilities_fail": {
+		why:    `secrun refuses a capability name it does not know (CAP_TEST) instead of ignoring it; the spec says it MUST cause an error, so secrun passes where the runtime fails`,
+		marker: `refused by policy: unknown capability \"CAP_TEST\"`, // as logged on stderr
+		lost:   []string{"*"},
+		gained: []string{exitAssertion},
+	},
+}
+
+// explains reports whether k accounts for every assertion in d.
+func (k knownDiff) explains(d tapDiff, sec *tapRun) bool {
+	if !strings.Contains(sec.Stdout+sec.Stderr, k.marker) {
+		return false
+	}
+	in := func(l []string, a string) bool { return slices.Contains(l, "*") || slices.Contains(l, a) }
+	for _, a := range d.OnlyPlain {
+		if !in(k.lost, a) {
+			return false
+		}
+	}
+	for _, a := range d.OnlySecrun {
+		if !in(k.gained, a) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestConformanceRuntimeTools(t *testing.T) {
+	suite := runtimeToolsDir()
+	list, err := os.ReadFile(filepath.Join(suite, "tests"))
+	if err != nil {
+		if required() {
+			t.Fatalf("runtime-tools validation suite not built: %v (script/install-runtime-tools.sh builds it)", err)
+		}
+		t.Skipf("runtime-tools validation suite not built: %v", err)
+	}
+	tests := strings.Fields(string(list))
+	// SECRUN_CONFORMANCE_ONLY=a,b runs those programs only (by hand).
+	if only := os.Getenv("SECRUN_CONFORMANCE_ONLY"); only != "" {
+		tests = slices.DeleteFunc(tests, func(n string) bool { return !slices.Contains(strings.Split(only, ","), n) })
+	}
+	type pair struct{ plain, sec *suiteTarget }
+	var pairs []pair
+	for _, rt := range runtimes() {
+		needRuntime(t, rt)
+		pairs = append(pairs, pair{newSuiteTarget(t, rt, false), newSuiteTarget(t, rt, true)})
+	}
+
+	// Every (target, program) once: six at a time (most of a program's
+	// time is spent polling `state` once a second), and those on the
+	// fixed cgroup paths one at a time in a lane of their own.
+	type job struct {
+		target *suiteTarget
+		test   string
+	}
+	results := map[*suiteTarget]map[string]*tapRun{}
+	var jobs, cgroupJobs []job
+	for _, p := range pairs {
+		for _, s := range []*suiteTarget{p.plain, p.sec} {
+			results[s] = map[string]*tapRun{}
+			for _, test := range tests {
+				if cgroupTest(test) {
+					cgroupJobs = append(cgroupJobs, job{s, test})
+				} else {
+					jobs = append(jobs, job{s, test})
+				}
+			}
+		}
+	}
+	var mu, cgroupMu sync.Mutex
+	runOne := func(s *suiteTarget, test string) *tapRun {
+		if cgroupTest(test) {
+			cgroupMu.Lock()
+			defer cgroupMu.Unlock()
+		}
+		return s.run(t, suite, test)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	worker := func(ch <-chan job) {
+		defer wg.Done()
+		for j := range ch {
+			r := runOne(j.target, j.test)
+			mu.Lock()
+			results[j.target][j.test] = r
+			mu.Unlock()
+		}
+	}
+	ch, cgroupCh := make(chan job), make(chan job)
+	wg.Add(7)
+	go worker(cgroupCh)
+	for range 6 {
+		go worker(ch)
+	}
+	go func() {
+		for _, j := range cgroupJobs {
+			cgroupCh <- j
+		}
+		close(cgroupCh)
+	}()
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	t.Logf("%d validation programs × %d targets in %v", len(tests), 2*len(pairs), time.Since(start).Round(time.Second))
+
+	for _, p := range pairs {
+		t.Run(p.plain.rt.Name, func(t *testing.T) {
+			var sum [2][3]int // plain/secrun × pass/fail/skip
+			same, known := 0, 0
+			for _, test := range tests {
+				plain, sec := results[p.plain][test], results[p.sec][test]
+				d := diffPassed(plain, sec)
+				k, isKnown := runtimeToolsKnownDiffs[test]
+				// A difference must show again: some programs race their
+				// own sleeps on a loaded machine.
+				for try := 0; !d.empty() && !(isKnown && k.explains(d, sec)) && try < 2; try++ {
+					t.Logf("%s: passes differ (%d only plain, %d only through secrun), running both again", test, len(d.OnlyPlain), len(d.OnlySecrun))
+					plain, sec = runOne(p.plain, test), runOne(p.sec, test)
+					d = diffPassed(plain, sec)
+				}
+				for i, r := range []*tapRun{plain, sec} {
+					sum[i][0] += r.count("pass")
+					sum[i][1] += r.count("fail")
+					sum[i][2] += r.count("skip")
+				}
+				if d.empty() {
+					same++
+					continue
+				}
+				if isKnown && k.explains(d, sec) {
+					known++
+					t.Logf("%s: known difference: %s (%d assertion(s) pass only plain, %d only through secrun)", test, k.why, len(d.OnlyPlain), len(d.OnlySecrun))
+					continue
+				}
+				t.Errorf("%s: secrun with every knob off does not pass what %s passes\nplain:  %s\nsecrun: %s\n%s\nplain stderr: %s\nsecrun stderr: %s",
+					test, p.plain.rt.Name, plain.summary(), sec.summary(), describeDiff(d, sec), tail(plain.Stderr), tail(sec.Stderr))
+			}
+			t.Logf("%d programs: %d with the same passes, %d known differences; assertions passed/failed/skipped: plain %d/%d/%d, through secrun %d/%d/%d",
+				len(tests), same, known, sum[0][0], sum[0][1], sum[0][2], sum[1][0], sum[1][1], sum[1][2])
+		})
+	}
+}
+
+func describeDiff(d tapDiff, sec *tapRun) string {
+	var b strings.Builder
+	for _, a := range d.OnlyPlain {
+		fmt.Fprintf(&b, "  passes plain only: %s\n", a)
+		if f := sec.failure(a); f != "" {
+			fmt.Fprintf(&b, "    through secrun:\n%s", indent(tail(f), "      "))
+		}
+	}
+	for _, a := range d.OnlySecrun {
+		fmt.Fprintf(&b, "  passes through secrun only: %s\n", a)
+	}
+	return b.String()
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 1500 {
+		return "…" + s[len(s)-1500:]
+	}
+	return s
+}
+
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pre) + "\n"
+}
