@@ -227,6 +227,9 @@ func (k knownDiff) explains(d tapDiff, sec *tapRun) bool {
 }
 
 func TestConformanceRuntimeTools(t *testing.T) {
+	// Parallel with TestConformanceCritest: both spend most of their time
+	// waiting on containers.
+	t.Parallel()
 	suite := runtimeToolsDir()
 	list, err := os.ReadFile(filepath.Join(suite, "tests"))
 	if err != nil {
