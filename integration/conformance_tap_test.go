@@ -105,8 +105,9 @@ type tapDiff struct{ OnlyPlain, OnlySecrun []string }
 
 func (d tapDiff) empty() bool { return len(d.OnlyPlain) == 0 && len(d.OnlySecrun) == 0 }
 
-func diffPassed(plain, sec *tapRun) tapDiff {
-	p, s := plain.passed(), sec.passed()
+func diffPassed(plain, sec *tapRun) tapDiff { return diffCounts(plain.passed(), sec.passed()) }
+
+func diffCounts(p, s map[string]int) tapDiff {
 	var d tapDiff
 	for _, k := range slices.Sorted(maps.Keys(p)) {
 		for range p[k] - s[k] {
@@ -119,6 +120,14 @@ func diffPassed(plain, sec *tapRun) tapDiff {
 		}
 	}
 	return d
+}
+
+// mergePassed adds a run's passes to everPassed: each assertion as many
+// times as it passed in the run where it passed most.
+func mergePassed(everPassed map[string]int, r *tapRun) {
+	for k, n := range r.passed() {
+		everPassed[k] = max(everPassed[k], n)
+	}
 }
 
 // failure is the diagnostic of the first failing assertion named desc.

@@ -138,10 +138,10 @@ case " $* " in *" create "*|*" run "*) sed -i -E 's/"ociVersion": *"1\.[2-9][^"]
 // run runs one validation program against the target. The program reads
 // runtimetest and rootfs-<arch>.tar.gz from its working directory and
 // unpacks bundles into TMPDIR.
-func (s *suiteTarget) run(t *testing.T, suite, test string) *tapRun {
+func (s *suiteTarget) run(suite, test string) *tapRun {
 	tmp, err := os.MkdirTemp(filepath.Dir(s.root), test+"-")
-	if err != nil {
-		t.Fatal(err)
+	if err != nil { // a failed run, not t.Fatal: this runs on a worker goroutine
+		return &tapRun{Exit: -1, Stderr: err.Error()}
 	}
 	defer os.RemoveAll(tmp)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -277,7 +277,7 @@ func TestConformanceRuntimeTools(t *testing.T) {
 			cgroupMu.Lock()
 			defer cgroupMu.Unlock()
 		}
-		return s.run(t, suite, test)
+		return s.run(suite, test)
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -317,12 +317,20 @@ func TestConformanceRuntimeTools(t *testing.T) {
 				plain, sec := results[p.plain][test], results[p.sec][test]
 				d := diffPassed(plain, sec)
 				k, isKnown := runtimeToolsKnownDiffs[test]
-				// A difference must show again: some programs race their
-				// own sleeps on a loaded machine.
-				for try := 0; !d.empty() && !(isKnown && k.explains(d, sec)) && try < 2; try++ {
+				// Some programs fail now and then on the plain runtime
+				// too: they race their own sleeps on a loaded machine, and
+				// under process_rlimits' 1 GiB RLIMIT_AS runc 1.1's init
+				// fails one run in six to add seccomp rules (ENOMEM).
+				// A difference counts
+				// when an assertion passed in some run on one side and in
+				// none of five on the other.
+				everPlain, everSec := plain.passed(), sec.passed()
+				for try := 0; !d.empty() && !(isKnown && k.explains(d, sec)) && try < 4; try++ {
 					t.Logf("%s: passes differ (%d only plain, %d only through secrun), running both again", test, len(d.OnlyPlain), len(d.OnlySecrun))
 					plain, sec = runOne(p.plain, test), runOne(p.sec, test)
-					d = diffPassed(plain, sec)
+					mergePassed(everPlain, plain)
+					mergePassed(everSec, sec)
+					d = diffCounts(everPlain, everSec)
 				}
 				for i, r := range []*tapRun{plain, sec} {
 					sum[i][0] += r.count("pass")
@@ -343,6 +351,12 @@ func TestConformanceRuntimeTools(t *testing.T) {
 			}
 			t.Logf("%d programs: %d with the same passes, %d known differences; assertions passed/failed/skipped: plain %d/%d/%d, through secrun %d/%d/%d",
 				len(tests), same, known, sum[0][0], sum[0][1], sum[0][2], sum[1][0], sum[1][1], sum[1][2])
+			// Equal results prove nothing if the runtime passes nothing
+			// (crun 1.8 without the version label passed 27): on this
+			// machine each passes over 2000.
+			if len(tests) > 50 && sum[0][0] < 1000 {
+				t.Errorf("%s passes only %d assertions of the suite: the environment is broken, the comparison proves nothing", p.plain.rt.Name, sum[0][0])
+			}
 		})
 	}
 }
