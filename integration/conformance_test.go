@@ -239,6 +239,7 @@ func TestConformanceRuntimeTools(t *testing.T) {
 		t.Skipf("runtime-tools validation suite not built: %v", err)
 	}
 	tests := strings.Fields(string(list))
+	t.Cleanup(removeSuiteCgroups)
 	// SECRUN_CONFORMANCE_ONLY=a,b runs those programs only (by hand).
 	if only := os.Getenv("SECRUN_CONFORMANCE_ONLY"); only != "" {
 		tests = slices.DeleteFunc(tests, func(n string) bool { return !slices.Contains(strings.Split(only, ","), n) })
@@ -358,6 +359,29 @@ func TestConformanceRuntimeTools(t *testing.T) {
 				t.Errorf("%s passes only %d assertions of the suite: the environment is broken, the comparison proves nothing", p.plain.rt.Name, sum[0][0])
 			}
 		})
+	}
+}
+
+// removeSuiteCgroups removes the cgroups the suite's fixed paths leave
+// behind once their containers are gone (/cgrouptest, and
+// testdir/cgrouptest/container below the runtime's own cgroup); rmdir
+// only ever removes an empty cgroup.
+func removeSuiteCgroups() {
+	own := []string{"/"}
+	if data, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if f := strings.SplitN(line, ":", 3); len(f) == 3 {
+				own = append(own, f[2])
+			}
+		}
+	}
+	bases, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, base := range append(bases, "/sys/fs/cgroup") {
+		for _, p := range own {
+			for _, rel := range []string{"testdir/cgrouptest/container", "testdir/cgrouptest", "testdir", "cgrouptest"} {
+				syscall.Rmdir(filepath.Join(base, p, rel))
+			}
+		}
 	}
 }
 
