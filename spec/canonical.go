@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // edit sets one member of an object: to value, or, when sub is set, to the
@@ -115,7 +116,9 @@ func rewriteObject(dec *jsontext.Decoder, enc *jsontext.Encoder, edits []edit) e
 // was absent or not an object, such as null).
 func writeEdit(enc *jsontext.Encoder, e *edit) error {
 	if e.sub == nil {
-		return json.MarshalEncode(enc, e.value)
+		// The runtime-spec types' omitempty means v1's (a zero number
+		// is omitted: seccomp's valueTwo), not v2's.
+		return json.MarshalEncode(enc, e.value, jsonv1.OmitEmptyWithLegacySemantics(true))
 	}
 	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
 		return err
