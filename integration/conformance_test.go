@@ -3,8 +3,10 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +90,7 @@ type suiteTarget struct {
 	secrun  bool
 	wrapper string
 	root    string
+	specs   string // secrun only: the specs before and after secrun, by program and container
 }
 
 func (s *suiteTarget) name() string {
@@ -100,27 +103,43 @@ func (s *suiteTarget) name() string {
 func newSuiteTarget(t *testing.T, rt Runtime, viaSecrun bool) *suiteTarget {
 	dir := t.TempDir()
 	s := &suiteTarget{rt: rt, secrun: viaSecrun, root: filepath.Join(dir, "root"), wrapper: filepath.Join(dir, "runtime")}
-	script := "#!/bin/sh\n"
+	// The wrapper finds the bundle and container ID the way the suite
+	// passes them (create [--pid-file P] --bundle B ID).
+	script := `#!/bin/sh
+b=.; prev=; id=
+for a in "$@"; do [ "$prev" = --bundle ] && b=$a; prev=$a; id=$a; done
+case " $* " in *" create "*|*" run "*) creating=1;; *) creating=;; esac
+`
 	if rt.Name == "crun" {
 		// crun 1.8 refuses runtime-spec versions above 1.1 ("unknown
 		// version specified") and the suite writes 1.3.0: the bundle is
 		// labelled 1.1.0 before crun, or secrun, reads it. Plain and
 		// secrun get the same bundle.
-		script += `b=.; prev=
-for a in "$@"; do [ "$prev" = --bundle ] && b=$a; prev=$a; done
-case " $* " in *" create "*|*" run "*) sed -i -E 's/"ociVersion": *"1\.[2-9][^"]*"/"ociVersion": "1.1.0"/' "$b/config.json";; esac
+		script += `[ -n "$creating" ] && sed -i -E 's/"ociVersion": *"1\.[2-9][^"]*"/"ociVersion": "1.1.0"/' "$b/config.json"
 `
 	}
-	bin := rt.Path
 	if viaSecrun {
 		conf := filepath.Join(dir, "config.toml")
 		if err := os.WriteFile(conf, []byte(knobsOffConfig(rt.Path)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		script += fmt.Sprintf("export SECRUN_CONFIG=%q SECRUN_RUNTIME=%q\n", conf, rt.Path)
-		bin = secrun
+		// Every spec secrun is given, and what it made of it, is kept
+		// (checked by checkSpecsKept); secrun runs as a child for that.
+		s.specs = filepath.Join(dir, "specs")
+		os.Mkdir(s.specs, 0o755)
+		script += fmt.Sprintf(`export SECRUN_CONFIG=%q SECRUN_RUNTIME=%q
+if [ -n "$creating" ]; then
+	s=%q/"$CONFORMANCE_PROGRAM-$id"
+	cp "$b/config.json" "$s.before.json"
+	%q --root %q "$@"; rc=$?
+	cp "$b/config.json" "$s.after.json"; echo $rc > "$s.rc"
+	exit $rc
+fi
+exec %q --root %q "$@"
+`, conf, rt.Path, s.specs, secrun, s.root, secrun, s.root)
+	} else {
+		script += fmt.Sprintf("exec %q --root %q \"$@\"\n", rt.Path, s.root)
 	}
-	script += fmt.Sprintf("exec %q --root %q \"$@\"\n", bin, s.root)
 	if err := os.WriteFile(s.wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +167,7 @@ func (s *suiteTarget) run(suite, test string) *tapRun {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(suite, "bin", test+".t"))
 	cmd.Dir = suite
-	cmd.Env = append(os.Environ(), "RUNTIME="+s.wrapper, "TMPDIR="+tmp)
+	cmd.Env = append(os.Environ(), "RUNTIME="+s.wrapper, "TMPDIR="+tmp, "CONFORMANCE_PROGRAM="+test)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 5 * time.Second
@@ -350,6 +369,7 @@ func TestConformanceRuntimeTools(t *testing.T) {
 				t.Errorf("%s: secrun with every knob off does not pass what %s passes\nplain:  %s\nsecrun: %s\n%s\nplain stderr: %s\nsecrun stderr: %s",
 					test, p.plain.rt.Name, plain.summary(), sec.summary(), describeDiff(d, sec), tail(plain.Stderr), tail(sec.Stderr))
 			}
+			checkSpecsKept(t, p.sec.specs)
 			t.Logf("%d programs: %d with the same passes, %d known differences; assertions passed/failed/skipped: plain %d/%d/%d, through secrun %d/%d/%d",
 				len(tests), same, known, sum[0][0], sum[0][1], sum[0][2], sum[1][0], sum[1][1], sum[1][2])
 			// Equal results prove nothing if the runtime passes nothing
@@ -383,6 +403,102 @@ func removeSuiteCgroups() {
 			}
 		}
 	}
+}
+
+// checkSpecsKept asserts that secrun with every knob off changed nothing
+// in the specs it was given but its mark: the suite's programs that check
+// from inside the container read the config.json secrun wrote, so equal
+// passes alone would not show a changed spec.
+func checkSpecsKept(t *testing.T, dir string) {
+	t.Helper()
+	befores, _ := filepath.Glob(filepath.Join(dir, "*.before.json"))
+	if len(befores) == 0 {
+		t.Errorf("no spec reached secrun (%s is empty): the wrapper did not run", dir)
+		return
+	}
+	for _, before := range befores {
+		name := strings.TrimSuffix(before, ".before.json")
+		read := func(path string) any {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("%v", err)
+				return nil
+			}
+			d := json.NewDecoder(bytes.NewReader(data))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
+			return v
+		}
+		b, a := read(before), read(name+".after.json")
+		rc, _ := os.ReadFile(name + ".rc")
+		// The mark aside (a bundle created twice has it before, too),
+		// nothing may differ.
+		var mark any
+		for i, doc := range []any{a, b} {
+			m, _ := doc.(map[string]any)
+			ann, _ := m["annotations"].(map[string]any)
+			if ann == nil {
+				continue
+			}
+			if i == 0 {
+				mark = ann[spec.AnnPolicy]
+			}
+			delete(ann, spec.AnnPolicy)
+			if len(ann) == 0 {
+				delete(m, "annotations")
+			}
+		}
+		if strings.TrimSpace(string(rc)) == "0" && mark != "runtime-default/off" {
+			t.Errorf("%s: secrun created the container without its mark %s = runtime-default/off (got %v)", filepath.Base(name), spec.AnnPolicy, mark)
+		}
+		if d := jsonDiff(b, a, ""); len(d) > 0 {
+			t.Errorf("%s: secrun with every knob off changed the spec beyond its mark:\n  %s", filepath.Base(name), strings.Join(d, "\n  "))
+		}
+	}
+	t.Logf("%d specs given to secrun: unchanged but for the mark %s", len(befores), spec.AnnPolicy)
+}
+
+// jsonDiff lists where two decoded JSON documents differ.
+func jsonDiff(a, b any, path string) []string {
+	switch av := a.(type) {
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok {
+			break
+		}
+		var d []string
+		for _, k := range slices.Sorted(maps.Keys(av)) {
+			if _, ok := bv[k]; !ok {
+				d = append(d, fmt.Sprintf("%s.%s: removed", path, k))
+				continue
+			}
+			d = append(d, jsonDiff(av[k], bv[k], path+"."+k)...)
+		}
+		for _, k := range slices.Sorted(maps.Keys(bv)) {
+			if _, ok := av[k]; !ok {
+				d = append(d, fmt.Sprintf("%s.%s: added %.200v", path, k, bv[k]))
+			}
+		}
+		return d
+	case []any:
+		bv, ok := b.([]any)
+		if !ok || len(av) != len(bv) {
+			break
+		}
+		var d []string
+		for i := range av {
+			d = append(d, jsonDiff(av[i], bv[i], fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return d
+	default:
+		if a == b {
+			return nil
+		}
+	}
+	return []string{fmt.Sprintf("%s: %.200v -> %.200v", path, a, b)}
 }
 
 func describeDiff(d tapDiff, sec *tapRun) string {
