@@ -15,10 +15,10 @@ import (
 
 // Audit records are parsed with go-libaudit's auparse: the header
 // ("audit(SEC.MSEC:SERIAL):") and the key=value fields, with arch, syscall
-// and sig turned into names and exe hex-decoded. This file adds what the
-// kernel log needs (its "audit: type=N" prefix) and what auparse leaves
-// out for seccomp records (hex comm, exe=(null), the numbers behind the
-// names).
+// and sig turned into names. This file adds what the kernel log needs (its
+// "audit: type=N" prefix) and what auparse gets wrong or leaves out for
+// seccomp records: the numbers behind the names, exe=(null), and the
+// untrusted strings comm and exe.
 
 // AuditTypeSeccomp is the audit record type of seccomp events (AUDIT_SECCOMP, 1326).
 const AuditTypeSeccomp = auparse.AUDIT_SECCOMP
@@ -62,7 +62,9 @@ const nullExe = "null"
 // parseAudit parses an audit record's text (header and fields) with auparse.
 func parseAudit(typ auparse.AuditMessageType, body string) (*auparse.AuditMessage, error) {
 	if typ == AuditTypeSeccomp {
-		body = strings.Replace(body, " exe=(null) ", " exe="+nullExe+" ", 1)
+		if i := strings.LastIndex(body, " exe=(null) "); i >= 0 {
+			body = body[:i] + " exe=" + nullExe + body[i+len(" exe=(null)"):]
+		}
 	}
 	m, err := auparse.Parse(typ, body)
 	if err != nil {
@@ -117,8 +119,8 @@ func seccompEvent(m *auparse.AuditMessage, t *syscallTable) (SeccompEvent, error
 	ev.Code, ev.Action = uint32(code), DecodeAction(uint32(code))
 	ev.Signal = signalNumber(d["sig"])
 	ev.Compat = d["compat"] == "1"
-	ev.Comm = comm(m.RawData, d["comm"])
-	if ev.Exe = d["exe"]; ev.Exe == nullExe {
+	ev.Comm = untrusted(m.RawData, "comm")
+	if ev.Exe = untrusted(m.RawData, "exe"); ev.Exe == nullExe {
 		ev.Exe = "(null)"
 	}
 	return ev, nil
@@ -147,21 +149,31 @@ func signalNumber(s string) int {
 	return int(unix.SignalNum(s))
 }
 
-// comm decodes the comm field, which the kernel hex-encodes (unquoted) when
-// it holds a space, a quote, a control character or a byte above 0x7e;
-// auparse decodes exe that way but not comm. Whether the value was quoted
-// is read from the record's text: comm is the last field whose value can
-// hold text (exe after it cannot print as " comm=").
-func comm(raw, value string) string {
-	i := strings.LastIndex(raw, " comm=")
-	if i < 0 || strings.HasPrefix(raw[i+len(" comm="):], `"`) || len(value)%2 != 0 {
-		return value
+// untrusted reads a field the kernel wrote with audit_log_untrustedstring
+// (comm, exe) from the record's text: quoted, or hex-encoded without
+// quotes when it holds a space, a double quote, a control character or a
+// byte above 0x7e. auparse is not used for these: it trims quotes and
+// spaces (a single quote too) off both ends of a quoted value, and
+// decodes a hex exe but not a hex comm. The field is found by its last
+// occurrence: only the LSM label (subj) before comm can hold free text,
+// and no value after comm can contain " comm=" or " exe=".
+func untrusted(raw, key string) string {
+	i := strings.LastIndex(raw, " "+key+"=")
+	if i < 0 {
+		return ""
 	}
-	b, err := hex.DecodeString(value)
-	if err != nil {
-		return value
+	v := raw[i+len(key)+2:]
+	if q, ok := strings.CutPrefix(v, `"`); ok {
+		if end := strings.IndexByte(q, '"'); end >= 0 {
+			return q[:end]
+		}
+		return q
 	}
-	return string(b)
+	v, _, _ = strings.Cut(v, " ")
+	if b, err := hex.DecodeString(v); err == nil && v != "" {
+		return string(b)
+	}
+	return v
 }
 
 // Seccomp return actions (include/uapi/linux/seccomp.h).

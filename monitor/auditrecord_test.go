@@ -242,3 +242,23 @@ func TestSyscallNumbersFromNames(t *testing.T) {
 		t.Errorf("a number: %d %v", n, err)
 	}
 }
+
+// comm and exe exactly as the process named them, quoted or hex-encoded.
+func TestParseUntrusted(t *testing.T) {
+	for raw, want := range map[string][2]string{
+		`comm="x'" exe="/tmp/it's'"`:     {"x'", "/tmp/it's'"}, // auparse would trim the trailing quotes
+		`comm="'" exe="/a"`:              {"'", "/a"},
+		`comm=2220 exe=2F61202262222022`: {`" `, `/a "b" "`},
+		`comm="" exe=(null)`:             {"", "(null)"},
+		`comm="exe=(null)" exe="/b"`:     {"exe=(null)", "/b"},
+	} {
+		ev, err := parseSeccomp(`audit: type=1326 audit(1795774000.331:11): auid=0 uid=0 gid=0 ses=1 pid=42 ` + raw + ` sig=0 arch=c000003e syscall=1 compat=0 ip=0x7f code=0x0`)
+		if err != nil {
+			t.Errorf("%s: %v", raw, err)
+			continue
+		}
+		if ev.Comm != want[0] || ev.Exe != want[1] {
+			t.Errorf("%s: comm %q exe %q, want %q %q", raw, ev.Comm, ev.Exe, want[0], want[1])
+		}
+	}
+}
