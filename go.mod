@@ -14,4 +14,7 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require go.yaml.in/yaml/v2 v2.4.2 // indirect
+require (
+	github.com/aymanbagabas/go-udiff v0.4.1 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+)
