@@ -3,7 +3,7 @@ module github.com/secrun/secrun
 go 1.26
 
 require (
-	github.com/BurntSushi/toml v1.6.0
+	github.com/aymanbagabas/go-udiff v0.4.1
 	github.com/go-json-experiment/json v1.27.2
 	github.com/moby/profiles/seccomp v0.3.0
 	github.com/moby/sys/capability v0.5.0
@@ -14,7 +14,4 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require (
-	github.com/aymanbagabas/go-udiff v0.4.1 // indirect
-	go.yaml.in/yaml/v2 v2.4.2 // indirect
-)
+require go.yaml.in/yaml/v2 v2.4.2 // indirect

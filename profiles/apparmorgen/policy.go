@@ -3,13 +3,15 @@ package apparmorgen
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/secrun/secrun/profiles"
@@ -150,7 +152,12 @@ func ParsePolicyFormat(file string, data []byte, format Format) (*Policy, error)
 func decode(data []byte, format Format) (map[string]any, error) {
 	if format == TOML {
 		var m map[string]any
-		if _, err := toml.Decode(string(data), &m); err != nil {
+		if err := toml.Unmarshal(data, &m); err != nil {
+			var de *toml.DecodeError
+			if errors.As(err, &de) {
+				row, _ := de.Position()
+				return nil, fmt.Errorf("line %d: %s", row, strings.TrimPrefix(de.Error(), "toml: "))
+			}
 			return nil, err
 		}
 		if m == nil {
@@ -222,6 +229,8 @@ func typeName(x any) string {
 		return "a list"
 	case map[string]any:
 		return "a table"
+	case time.Time, toml.LocalDate, toml.LocalTime, toml.LocalDateTime:
+		return "a date or time"
 	}
 	return fmt.Sprintf("a %T", x)
 }
