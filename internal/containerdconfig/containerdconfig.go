@@ -17,9 +17,10 @@
 //     sections key by key (mergo with override: tables merge, any value
 //     replaces, arrays are replaced); containerd 1.x (version 2) replaces a
 //     plugin's whole section with a later file's.
-//   - containerd 2.x migrates a file of an older version before merging it:
-//     the CRI `containerd` table of a version 2 file moves to the version 3
-//     plugin, keys the file also sets there winning.
+//   - containerd 2.0-2.2 migrate the merged config when the last file with
+//     a `version` has an older one: the CRI `containerd` table of version 2
+//     moves to the version 3 plugin, keys already there winning. (2.3
+//     migrates each file instead; Load notes such mixed sets.)
 package containerdconfig
 
 import (
@@ -255,7 +256,8 @@ func Load(main File, opt Options) (*Set, error) {
 				return nil, fmt.Errorf("%v (imported by %s): fix it first", err, cur.Path)
 			}
 			if s.Version >= 3 && f.Version < 3 {
-				migrate(f.Data)
+				s.Notes = append(s.Notes, fmt.Sprintf("%s is a version %d config imported into a version 3 one: containerd 2.0-2.2 migrate the merged config, where its CRI runtimes count only if no other file lists runtimes, and 2.3 migrates each file; convert it with `containerd config migrate`",
+					p, f.Version))
 			}
 			s.Files = append(s.Files, f)
 		}
@@ -287,9 +289,9 @@ func readImport(p, parent string, overrides map[string]*string) (string, bool, e
 	return string(b), true, nil
 }
 
-// migrate moves a version 2 file's CRI `containerd` table where containerd
-// 2.x reads it, as its CRI plugin's config migration does (keys already
-// set in the new place win).
+// migrate moves the CRI `containerd` table of a version 2 config where
+// containerd 2.x reads it, as its CRI plugin's config migration does: keys
+// already set in the new place win, each as a whole (`runtimes` too).
 func migrate(m map[string]any) {
 	old, ok := Lookup(m, ContainerdTable(2)...)
 	src, _ := old.(map[string]any)
@@ -336,6 +338,11 @@ func (s *Set) Merged() map[string]any {
 			}
 			mergeStruct(out, k, v)
 		}
+	}
+	// containerd 2.0-2.2 migrate the merged config when its version (the
+	// last file's that has one) is older than 3.
+	if v, _ := out["version"].(int64); s.Version >= 3 && v < 3 {
+		migrate(out)
 	}
 	return out
 }
