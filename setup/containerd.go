@@ -56,7 +56,9 @@ func configVersion(file string, m map[string]any) (int, error) {
 }
 
 // installedConfigVersion asks a containerd binary which config version it
-// writes: 1.x → 2, 2.x and later → 3.
+// writes: 1.x → 2, 2.x and later → 3. The third word of `containerd
+// --version` is read by hand: containerd prints its version in no
+// machine-readable form, and only the major number matters.
 func installedConfigVersion(bin string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -101,7 +101,9 @@ func (f Format) String() string {
 
 // DetectFormat picks the format by file extension (.toml; .yaml, .yml,
 // .json), else by content: a first significant line that is a [table]
-// header or a key = value pair is TOML, anything else YAML.
+// header or a key = value pair is TOML, anything else YAML. This look at
+// the first line is by hand because no parser says which language a text
+// is: some documents parse as both TOML and YAML.
 func DetectFormat(file string, data []byte) Format {
 	switch strings.ToLower(filepath.Ext(file)) {
 	case ".toml":
