@@ -188,7 +188,7 @@ func newEntry(set *cc.Set, version int, name, binary string, setDflt bool) (*ent
 		e.order = append([]string{"BinaryName"}, e.order...)
 	}
 	e.options["BinaryName"] = binary
-	// keys a later file added through a path optionOrder does not see
+	// keys KeyOrder does not see (written under another path, e.g. migrated)
 	var rest []string
 	for k := range e.options {
 		found := false

@@ -17,7 +17,7 @@ import (
 // documents from data and has no way to change one key in place.
 //
 //   - New tables (the runtime entry, and the runc entry containerd 1.x needs
-//     next to it, see cri.go) are appended at the end of the file, between a
+//     next to it, see newEntry in containerd.go) are appended at the end of the file, between a
 //     begin and an end marker line. TOML lets a table be defined anywhere,
 //     as long as it is defined once: that holds unless the file already
 //     defines the same table, or writes a parent table (`runtimes`,
