@@ -1,11 +1,8 @@
 // Package config reads secrun's node configuration (TOML) and resolves it
 // into the policy the spec modifiers apply.
 //
-// It reads TOML with go-toml/v2, not BurntSushi/toml (which the tools use
-// to edit containerd's config): the node config is read on every create,
-// in a process that lives milliseconds, and BurntSushi's package
-// initialiser alone (it loads the local time zone) costs about as much as
-// go-toml's whole decode there.
+// It reads TOML with go-toml/v2, the project's one TOML library (the tools
+// use it too, to edit containerd's config).
 package config
 
 import (
