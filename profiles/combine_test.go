@@ -117,3 +117,34 @@ func TestMergeRecordedCloneWithDefault(t *testing.T) {
 		t.Errorf("clone reported narrowed though Docker's rule allows all it allowed: %v", narrowed)
 	}
 }
+
+// The node's architectures hold after a merge (issue #13): a spec's
+// profile listing x86 and x32 does not bring them back when the node
+// filters the native architecture only, and an empty list (native only)
+// stays native only.
+func TestMergeKeepsNodeArchitectures(t *testing.T) {
+	def := resolved(t, RuntimeDefault, Baseline)
+	native := *def
+	native.Architectures = def.Architectures[:1]
+	user := recordedThreadsOnly()
+	user.Architectures = slices.Clone(def.Architectures)
+	for _, c := range []struct {
+		user, def []specs.Arch
+		want      []specs.Arch
+	}{
+		{def.Architectures, native.Architectures, native.Architectures},
+		{nil, def.Architectures, native.Architectures},
+		{def.Architectures, nil, nil},
+		{[]specs.Arch{specs.ArchX86}, def.Architectures, []specs.Arch{def.Architectures[0], specs.ArchX86}},
+	} {
+		u, d := *user, *def
+		u.Architectures, d.Architectures = c.user, c.def
+		if m, _ := Merge(&u, &d); !slices.Equal(m.Architectures, c.want) {
+			t.Errorf("Merge(%v, %v).Architectures = %v, want %v", c.user, c.def, m.Architectures, c.want)
+		}
+		u.DefaultAction = specs.ActAllow // a blocklist is rebuilt from def
+		if m, _ := Merge(&u, &d); !slices.Equal(m.Architectures, c.want) {
+			t.Errorf("blocklist Merge(%v, %v).Architectures = %v, want %v", c.user, c.def, m.Architectures, c.want)
+		}
+	}
+}

@@ -80,6 +80,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 	}
 
 	out := *user
+	out.Architectures = mergeArches(user.Architectures, def.Architectures)
 	out.Syscalls = nil
 	emitted := map[string]bool{}
 	var narrowed []string
@@ -127,6 +128,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 
 func mergeBlocklist(user, def *specs.LinuxSeccomp, userDenies map[string]bool) (*specs.LinuxSeccomp, []string) {
 	out := *def
+	out.Architectures = mergeArches(user.Architectures, def.Architectures)
 	out.Flags = append(slices.Clone(def.Flags), user.Flags...)
 	out.ListenerPath, out.ListenerMetadata = user.ListenerPath, user.ListenerMetadata
 	out.Syscalls = nil

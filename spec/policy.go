@@ -26,7 +26,10 @@ type Policy struct {
 	Seccomp     func(bounding []string) (*specs.LinuxSeccomp, error)
 	// PodProfile, when set, is a profile the pod picked: it takes the place
 	// of the spec's own profile and is merged with the node's like one.
-	PodProfile  func(bounding []string) (*specs.LinuxSeccomp, error)
+	PodProfile func(bounding []string) (*specs.LinuxSeccomp, error)
+	// Notes, when set, returns what resolving Seccomp and PodProfile had
+	// to say (a profile file bounded by runtime-default), for explain.
+	Notes       func() []string
 	AppArmor    AppArmorPolicy
 	PodSecurity PodSecurity
 	// LogDenials adds SECCOMP_FILTER_FLAG_LOG in enforce mode, so denials
@@ -225,10 +228,13 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 		var narrowed []string
 		final, narrowed = profiles.Merge(user, def)
 		if len(narrowed) > 0 {
-			changes = append(changes, fmt.Sprintf("seccomp: the spec's profile was merged with %s; no longer allowed outright: %s", p.SeccompName, strings.Join(narrowed, ", ")))
+			changes = append(changes, fmt.Sprintf("seccomp: the spec's profile was merged with %s; allowed for fewer arguments or not at all: %s", p.SeccompName, strings.Join(narrowed, ", ")))
 		}
 	} else {
 		changes = append(changes, fmt.Sprintf("seccomp: added %s (%d syscalls allowed, defaultAction %s)", p.SeccompName, countAllowed(def), def.DefaultAction))
+	}
+	if p.Notes != nil {
+		changes = append(changes, p.Notes()...)
 	}
 	if p.LogDenials && !slices.Contains(final.Flags, specs.LinuxSeccompFlagLog) {
 		final.Flags = append(slices.Clone(final.Flags), specs.LinuxSeccompFlagLog)
