@@ -41,7 +41,7 @@ func Main(argv []string) int {
 		return explain(inv, os.Stdout)
 	case slices.Contains(ToolCommands, inv.Command):
 		if t := tools[inv.Command]; t != nil {
-			return t(inv.Args, os.Stdout, os.Stderr)
+			return t(toolArgs(inv), os.Stdout, os.Stderr)
 		}
 		return handOff(inv, log)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
