@@ -166,3 +166,24 @@ func TestProfilesOnRealKernels(t *testing.T) {
 		})
 	}
 }
+
+// TestComplainKeepsENOSYS: complain mode answers clone3 ENOSYS as
+// enforcement does (glibc falls back to clone), so what it logs predicts
+// enforcement; real denials (keyctl) are logged and run.
+func TestComplainKeepsENOSYS(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			e.WriteConfig(t, "[seccomp]\nmode = \"complain\"\n")
+			b := newBundle(t, "probe", "sys", "clone3-newuser", "thread", "keyctl")
+			out, err := e.Run(t, b, "complain-enosys")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := fields(out)
+			if f["clone3-newuser"] != "ENOSYS" || f["thread"] != "ok" || f["keyctl"] == "EPERM" {
+				t.Errorf("complain mode: %q, want clone3-newuser ENOSYS, thread ok, keyctl not EPERM", out)
+			}
+		})
+	}
+}

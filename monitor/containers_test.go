@@ -228,6 +228,7 @@ func TestPipeline(t *testing.T) {
 		"4,18,2001,-;audit: audit_lost=3 audit_rate_limit=0 audit_backlog_limit=64",
 		"4,19,2002,-;net_ratelimit: 9 callbacks suppressed",
 		"5,20,2003,-;audit: type=1326 audit(1795773997.001:5046): pid=100 garbage",
+		rec(21, 5047, 100, 435, "0x50000"), // web: clone3 ENOSYS, libc falls back: not a denial
 	}
 	path := filepath.Join(t.TempDir(), "kmsg")
 	os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
@@ -269,6 +270,7 @@ func TestPipeline(t *testing.T) {
 		"finding web shop web-0 nginx unshare denied EPERM 101",
 		"unattributed     keyctl denied  31337",
 		"finding db   postgres keyctl logged  301",
+		"finding web shop web-0 nginx clone3 compat ENOSYS 100",
 	}
 	var got []string
 	for _, f := range findings {
@@ -280,7 +282,7 @@ func TestPipeline(t *testing.T) {
 	if len(lost) != 2 || lost[0].Reason != LostPrintk || lost[0].Count != 4990 || lost[1].Reason != LostAudit || lost[1].Count != 2 {
 		t.Errorf("lost lines: %+v", lost)
 	}
-	if !stats.Final || stats.Records != 7 || stats.Findings != 3 || stats.SerialGap != 4990 || stats.ParseErrors != 1 ||
+	if !stats.Final || stats.Records != 8 || stats.Findings != 4 || stats.SerialGap != 4990 || stats.ParseErrors != 1 ||
 		stats.Ignored["not_secrun"] != 1 || stats.Ignored["host"] != 1 || stats.Ignored["exited"] != 1 ||
 		stats.Lost[LostPrintk] != 4990 || stats.Lost[LostAudit] != 2 {
 		t.Errorf("stats: %+v", stats)

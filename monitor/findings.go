@@ -203,10 +203,12 @@ func (a *accumulator) add(f *Finding) {
 		sc.Arches = append(sc.Arches, f.Arch)
 		slices.Sort(sc.Arches)
 	}
-	switch f.Action {
-	case "logged":
+	switch {
+	case f.Action == "logged":
 		sc.Logged++
-	case "denied":
+	case f.Action == "denied" && f.Errno != "ENOSYS":
+		// ENOSYS (clone3) tells libc to fall back: "compat", not a denial
+		// (older monitors wrote it as denied).
 		sc.Denied++
 		if f.Errno != "" && !slices.Contains(sc.Errnos, f.Errno) {
 			sc.Errnos = append(sc.Errnos, f.Errno)

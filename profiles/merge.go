@@ -18,6 +18,16 @@ func Permissive(a specs.LinuxSeccompAction) bool {
 	return false
 }
 
+// ENOSYS is what a kernel without a syscall answers.
+const ENOSYS = 38
+
+// CompatErrno reports whether r answers with ERRNO(ENOSYS): not a denial but
+// "no such call", after which libc falls back to an older call (clone3 ->
+// clone). Complain mode keeps such rules and findings do not count them.
+func CompatErrno(r specs.LinuxSyscall) bool {
+	return r.Action == specs.ActErrno && r.ErrnoRet != nil && *r.ErrnoRet == ENOSYS
+}
+
 // Merge combines a profile a spec brought (user) with the node's default
 // (def) so that the result allows nothing def denies and nothing user denies:
 //

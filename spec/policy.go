@@ -259,12 +259,19 @@ func (p *Policy) markStep(s *specs.Spec) ([]string, error) {
 	return nil, nil
 }
 
-// complain turns every denial of p into a logged allow.
+// complain turns every denial of p into a logged allow, except answers
+// with a compatibility errno: clone3's ENOSYS is not a denial but tells
+// libc to fall back to clone, and complain mode must behave as enforcement
+// does there (a clone3 that ran would hide the clone the profile decides).
 func complain(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	out := *p
 	out.DefaultAction, out.DefaultErrnoRet = specs.ActLog, nil
 	out.Syscalls = nil
 	for _, r := range p.Syscalls {
+		if profiles.CompatErrno(r) {
+			out.Syscalls = append(out.Syscalls, r)
+			continue
+		}
 		if !profiles.Permissive(r.Action) {
 			r.Action, r.ErrnoRet = specs.ActLog, nil
 		}
