@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/secrun/secrun/profiles"
 )
 
 // recordProbe records `probe ARGS...` with `secrun --root R record` on rt,
@@ -183,6 +185,41 @@ func TestComplainKeepsENOSYS(t *testing.T) {
 			f := fields(out)
 			if f["clone3-newuser"] != "ENOSYS" || f["thread"] != "ok" || f["keyctl"] == "EPERM" {
 				t.Errorf("complain mode: %q, want clone3-newuser ENOSYS, thread ok, keyctl not EPERM", out)
+			}
+		})
+	}
+}
+
+// TestRecordUnderNodePolicy: `secrun record` runs the workload with the
+// capabilities, no-new-privileges and seccomp filter secrun gives it on
+// replay, so the recording sees what the replay will do.
+func TestRecordUnderNodePolicy(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			b := newBundle(t, "probe", "status")
+			out := filepath.Join(t.TempDir(), "status.json")
+			cmd := exec.Command(secrun, "--root", e.Root, "record", "--output", out, "--bundle", b.Dir, "--runtime", rt.Path, "rec-policy")
+			cmd.Env = e.environ()
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("record: %v\n%s", err, stderr.String())
+			}
+			recorded := fields(stdout.String())
+			replayed, err := e.Run(t, newBundle(t, "probe", "status"), "replay-policy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := fields(replayed)
+			want := capMask(t, profiles.Baseline)
+			for _, k := range []string{"CapEff", "CapBnd", "NoNewPrivs", "Seccomp"} {
+				if recorded[k] != r[k] {
+					t.Errorf("%s: recorded under %q, replayed under %q", k, recorded[k], r[k])
+				}
+			}
+			if recorded["CapBnd"] != want || recorded["NoNewPrivs"] != "1" || recorded["Seccomp"] != "2" {
+				t.Errorf("recorded without the node policy: %q (want CapBnd %s, NoNewPrivs 1, Seccomp 2)", stdout.String(), want)
 			}
 		})
 	}

@@ -68,6 +68,22 @@ func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
 	return changes, nil
 }
 
+// ApplyRecording applies what decides which calls a container can make
+// (capabilities, no-new-privileges, seccomp), so that `secrun record` runs
+// the workload as secrun would run it; the spec's shape (Pod Security) and
+// AppArmor are left to the create that uses the profile.
+func (p *Policy) ApplyRecording(s *specs.Spec) ([]string, error) {
+	var changes []string
+	for _, step := range []func(*specs.Spec) ([]string, error){p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep} {
+		c, err := step(s)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, c...)
+	}
+	return changes, nil
+}
+
 // ApplyExec confines a process about to be exec'd into a container whose
 // (already confined) process is container; container may be nil if unknown.
 func (p *Policy) ApplyExec(proc, container *specs.Process) ([]string, error) {
