@@ -224,3 +224,37 @@ func TestRecordUnderNodePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestRunBundleAgain: running the same bundle again under another policy
+// confines the bundle's original spec, not secrun's earlier rewrite (whose
+// profile would be intersected with the new one); a rewrite edited
+// afterwards, or a kept original secrun cannot have written, is refused.
+func TestRunBundleAgain(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			b := newBundle(t, "probe", "sys", "personality")
+			strict := newEnv(t, rt)
+			strict.WriteConfig(t, "level = \"restricted\"\n")
+			if out, err := strict.Run(t, b, "again-1"); err != nil || out != "personality EPERM\n" {
+				t.Fatalf("restricted: %v %q", err, out)
+			}
+			def := newEnv(t, rt)
+			if out, err := def.Run(t, b, "again-2"); err != nil || out != "personality ok\n" {
+				t.Errorf("runtime-default on the same bundle: %v %q, want personality ok (restricted's rewrite must not carry over)", err, out)
+			}
+
+			// Edited after secrun wrote it: refused, and says why.
+			data, _ := os.ReadFile(b.ConfigPath())
+			os.WriteFile(b.ConfigPath(), []byte(strings.Replace(string(data), `"personality"`, `"getppid"`, 1)), 0o644)
+			if _, err := def.Run(t, b, "again-3"); err == nil || !strings.Contains(err.Error(), "secrun.io/policy") || !strings.Contains(err.Error(), "edited") {
+				t.Errorf("an edited rewrite: %v, want a refusal naming secrun.io/policy", err)
+			}
+			// A planted "original" secrun did not write: refused.
+			os.WriteFile(b.ConfigPath(), data, 0o644)
+			os.Chmod(b.ConfigPath()+".secrun-orig", 0o666)
+			if _, err := def.Run(t, b, "again-4"); err == nil || !strings.Contains(err.Error(), "group or other access") {
+				t.Errorf("a planted original: %v, want a refusal", err)
+			}
+		})
+	}
+}
