@@ -687,7 +687,7 @@ func (m *monitor) attribute(ev SeccompEvent) Attribution {
 	if c, ok := m.attrCache[k]; ok && t.Sub(c.at) < attrCacheTTL {
 		return c.a
 	}
-	a := m.reg.Attribute(ev.Pid)
+	a := m.reg.AttributeAt(ev.Pid, ev.Time)
 	if a.Why == "exited" {
 		return a
 	}
