@@ -258,3 +258,35 @@ func TestRunBundleAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeArchitecturesHold: [seccomp] architectures = "native" holds
+// when the spec brings a profile listing x86 and x32 (Kubernetes
+// RuntimeDefault brings Docker's; #13): a 32-bit call (int 0x80) is refused
+// by the filter, while with "all" it runs.
+func TestNativeArchitecturesHold(t *testing.T) {
+	brought, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brought.Architectures) < 2 || brought.Architectures[1] != specs.ArchX86 {
+		t.Skip("not x86_64 with the x86 compat ABI")
+	}
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			for _, c := range []struct{ arches, want string }{{"all", "ok"}, {"native", "not ok"}} {
+				e := newEnv(t, rt)
+				e.WriteConfig(t, fmt.Sprintf("[seccomp]\narchitectures = %q\n", c.arches))
+				b := withProfile(t, newBundle(t, "probe", "each", "int80-getpid", "getppid"), brought, false, false)
+				out, err := e.Run(t, b, "arch-"+c.arches)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := fields(out)
+				t.Logf("architectures = %q: int80-getpid %s", c.arches, f["int80-getpid"])
+				if f["getppid"] != "ok" || (f["int80-getpid"] == "ok") != (c.want == "ok") {
+					t.Errorf("architectures = %q with the spec's profile listing x86: %q, want int80-getpid %s", c.arches, out, c.want)
+				}
+			}
+		})
+	}
+}
