@@ -243,11 +243,25 @@ func TestRunBundleAgain(t *testing.T) {
 				t.Errorf("runtime-default on the same bundle: %v %q, want personality ok (restricted's rewrite must not carry over)", err, out)
 			}
 
+			// explain shows what create would do: start from the original.
+			explain := func() string {
+				cmd := exec.Command(secrun, "explain", "--bundle", b.Dir)
+				cmd.Env = def.environ()
+				out, _ := cmd.Output()
+				return string(out)
+			}
+			if out := explain(); !strings.Contains(out, "seccomp: added runtime-default") {
+				t.Errorf("explain on a rewritten bundle does not start from the original:\n%s", out)
+			}
+
 			// Edited after secrun wrote it: refused, and says why.
 			data, _ := os.ReadFile(b.ConfigPath())
 			os.WriteFile(b.ConfigPath(), []byte(strings.Replace(string(data), `"personality"`, `"getppid"`, 1)), 0o644)
 			if _, err := def.Run(t, b, "again-3"); err == nil || !strings.Contains(err.Error(), "secrun.io/policy") || !strings.Contains(err.Error(), "edited") {
 				t.Errorf("an edited rewrite: %v, want a refusal naming secrun.io/policy", err)
+			}
+			if out := explain(); !strings.Contains(out, "verdict: refused") {
+				t.Errorf("explain on an edited rewrite:\n%s", out)
 			}
 			// A planted "original" secrun did not write: refused.
 			os.WriteFile(b.ConfigPath(), data, 0o644)

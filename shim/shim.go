@@ -334,6 +334,10 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(w, "bundle:  %s\n", args.Bundle)
+	if c, _, err = keepOriginal(c); err != nil { // what create would confine
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	pol, desc, err := cfg.PolicyFor(appArmorHost, c.Spec.Annotations)
 	if err != nil {
 		fmt.Fprintf(w, "verdict: refused: %v\n", err)
