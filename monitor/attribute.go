@@ -31,7 +31,7 @@ func (cache attrCache) attribute(reg *Registry, ev SeccompEvent) Attribution {
 	if c, ok := cache[k]; ok && t.Sub(c.at) < attrCacheTTL {
 		return c.a
 	}
-	a := reg.Attribute(ev.Pid)
+	a := reg.AttributeAt(ev.Pid, ev.Time)
 	if a.Why == "exited" {
 		return a
 	}

@@ -86,6 +86,9 @@ func (m *monitor) report(ev SeccompEvent) {
 			f.Errno = ErrnoName(e)
 		}
 	}
+	if ev.Action.Seccomp == "errno" && f.Errno == "ENOSYS" {
+		f.Action = "compat"
+	}
 	m.findings++
 	m.emit(f)
 }

@@ -26,7 +26,9 @@ type Finding struct {
 	Syscall     string `json:"syscall"`
 	SyscallNr   int64  `json:"syscall_nr"`
 	Arch        string `json:"arch"`
-	// Action is "logged" (complain mode: the call ran) or "denied".
+	// Action is "logged" (complain mode: the call ran), "denied", or
+	// "compat": the profile answered ENOSYS (clone3), so that libc falls
+	// back to an older call; not a denial.
 	Action  string `json:"action"`
 	Seccomp string `json:"seccomp_action"`
 	// Errno is what a denied call returned, from the container's profile
