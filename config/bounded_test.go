@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -86,7 +87,7 @@ func TestProfileFileBoundedByDefault(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkBounded(t, name, s.Linux.Seccomp)
-			note := strings.Join(changes, "\n")
+			note := fmt.Sprint(changes)
 			if !strings.Contains(note, "merged with runtime-default") || !strings.Contains(note, "clone") {
 				t.Errorf("no note that the profile was bounded: %s", note)
 			}

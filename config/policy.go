@@ -149,7 +149,7 @@ func (c *Config) profileResolver(ref string, notes *[]string) (func([]string) (*
 			return nil, fmt.Errorf("seccomp profile %s: has no defaultAction and no syscalls", path)
 		}
 		if c.Seccomp.AllowLooser {
-			*notes = append(*notes, fmt.Sprintf("note: seccomp: profile %s is used as it is, not bounded by %s (allow_looser_than_default in a rule)", path, profiles.RuntimeDefault))
+			*notes = append(*notes, fmt.Sprintf("profile %s is used as it is, not bounded by %s (allow_looser_than_default in a rule)", path, profiles.RuntimeDefault))
 			return profiles.Normalize(p), nil
 		}
 		return boundByDefault(path, p, bounding, notes)
@@ -173,7 +173,7 @@ func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes
 	if len(narrowed) > 0 {
 		what = "narrowed to what runtime-default allows: " + strings.Join(narrowed, ", ")
 	}
-	*notes = append(*notes, fmt.Sprintf("note: seccomp: profile %s is used merged with %s for the container's capabilities (a profile file never allows what %s denies); %s",
+	*notes = append(*notes, fmt.Sprintf("profile %s is used merged with %s for the container's capabilities (a profile file never allows what %s denies); %s",
 		path, profiles.RuntimeDefault, profiles.RuntimeDefault, what))
 	return merged, nil
 }

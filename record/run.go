@@ -118,7 +118,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	if len(changes) > 0 {
-		fmt.Fprintf(stderr, "secrun record: recording under the node policy (%s): %s\n", pol.Source, strings.Join(changes, "; "))
+		var what []string
+		for _, c := range changes {
+			what = append(what, c.String())
+		}
+		fmt.Fprintf(stderr, "secrun record: recording under the node policy (%s): %s\n", pol.Source, strings.Join(what, "; "))
 	}
 	var base *specs.LinuxSeccomp
 	if cfg.Spec.Linux != nil {

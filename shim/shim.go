@@ -188,7 +188,7 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	if agent != nil {
-		changes = append(changes, fmt.Sprintf("record: agent %d records into %s", agent.PID, agent.Output))
+		changes = append(changes, spec.Change{Step: "record", Kind: spec.Note, Msg: fmt.Sprintf("agent %d records into %s", agent.PID, agent.Output)})
 	}
 	logPolicy(log, inv.Command, args.ID, cfg.Path, string(data) != string(cfg.Orig), changes)
 	return nil
@@ -323,11 +323,13 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 	return c.Spec
 }
 
-func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string) {
+func logPolicy(log *logger, cmd, id, path string, changed bool, changes []spec.Change) {
+	var all []string
 	for _, c := range changes {
-		if w, ok := strings.CutPrefix(c, "warning: "); ok {
-			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, w))
+		if c.Kind == spec.Warning {
+			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, c.Msg))
 		}
+		all = append(all, c.String())
 	}
 	if !log.debug {
 		return
@@ -336,7 +338,7 @@ func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string
 	if changed {
 		state = "rewritten"
 	}
-	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(changes, "; "))
+	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(all, "; "))
 }
 
 // explain prints what the policy would change in a bundle, writing nothing.
@@ -387,13 +389,8 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	for _, ch := range changes {
-		if note, ok := strings.CutPrefix(ch, "note: "); ok {
-			fmt.Fprintf(w, "note:    %s\n", note)
-		} else if warn, ok := strings.CutPrefix(ch, "warning: "); ok {
-			fmt.Fprintf(w, "warning: %s\n", warn)
-		} else {
-			fmt.Fprintf(w, "change:  %s\n", ch)
-		}
+		label := map[spec.Kind]string{spec.Changed: "change: ", spec.Note: "note:   ", spec.Warning: "warning:"}[ch.Kind]
+		fmt.Fprintf(w, "%s %s\n", label, ch)
 	}
 	if string(data) == string(c.Orig) {
 		fmt.Fprintln(w, "verdict: allowed; config.json already complies, it would not be rewritten")

@@ -213,8 +213,13 @@ func readOnly(opts []string) bool {
 	return ro
 }
 
-// podSecurityStep runs last, on the spec as the runtime will see it.
-func (p *Policy) podSecurityStep(s *specs.Spec) ([]string, error) {
+// podSecurity runs the Pod Security checks on the spec as the runtime will
+// see it; violations not exempted refuse the spec, or in warn mode become a
+// Warning.
+type podSecurity struct{ p *Policy }
+
+func (m podSecurity) Modify(s *specs.Spec) ([]Change, error) {
+	p := m.p
 	ps := p.PodSecurity
 	if ps.Level == "" || ps.Level == PSSOff {
 		return nil, nil
@@ -226,11 +231,11 @@ func (p *Policy) podSecurityStep(s *specs.Spec) ([]string, error) {
 		}
 	}
 	if len(failed) == 0 {
-		return []string{fmt.Sprintf("note: podsecurity: %s checks pass", ps.Level)}, nil
+		return []Change{note("podsecurity", "%s checks pass", ps.Level)}, nil
 	}
 	msg := fmt.Sprintf("pod security level %q: %s (to allow a check for this workload, list its name in [podsecurity] allow of a rule in %s)", ps.Level, strings.Join(failed, "; "), p.Source)
 	if ps.Mode == "warn" {
-		return []string{"warning: " + msg}, nil
+		return []Change{{Step: "podsecurity", Kind: Warning, Msg: msg}}, nil
 	}
 	return nil, refuse("%s", msg)
 }
