@@ -41,7 +41,9 @@ type Finding struct {
 	Syscall     string `json:"syscall"`
 	SyscallNr   int64  `json:"syscall_nr"`
 	Arch        string `json:"arch"`
-	// Action is "logged" (complain mode: the call ran) or "denied".
+	// Action is "logged" (complain mode: the call ran), "denied", or
+	// "compat": the profile answered ENOSYS (clone3), so that libc falls
+	// back to an older call; not a denial.
 	Action  string `json:"action"`
 	Seccomp string `json:"seccomp_action"`
 	// Errno is what a denied call returned, from the container's profile
@@ -531,6 +533,9 @@ func (m *monitor) handle(k KmsgRecord) {
 			f.Errno = ErrnoName(e)
 		}
 	}
+	if ev.Action.Seccomp == "errno" && f.Errno == "ENOSYS" {
+		f.Action = "compat"
+	}
 	m.findings++
 	m.emit(f)
 }
@@ -682,7 +687,7 @@ func (m *monitor) attribute(ev SeccompEvent) Attribution {
 	if c, ok := m.attrCache[k]; ok && t.Sub(c.at) < attrCacheTTL {
 		return c.a
 	}
-	a := m.reg.Attribute(ev.Pid)
+	a := m.reg.AttributeAt(ev.Pid, ev.Time)
 	if a.Why == "exited" {
 		return a
 	}

@@ -41,7 +41,7 @@ func Main(argv []string) int {
 		return explain(inv, os.Stdout)
 	case slices.Contains(ToolCommands, inv.Command):
 		if t := tools[inv.Command]; t != nil {
-			return t(inv.Args, os.Stdout, os.Stderr)
+			return t(toolArgs(inv), os.Stdout, os.Stderr)
 		}
 		return handOff(inv, log)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
@@ -144,6 +144,10 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if wantsRecording(cfg.Spec) && recorder == nil {
 		return errHandOff
 	}
+	cfg, kept, err := keepOriginal(cfg)
+	if err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	pol, desc, err := node.PolicyFor(appArmorHost, cfg.Spec.Annotations)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
@@ -166,7 +170,7 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	}
 	data, err := cfg.Encode()
 	if err == nil {
-		_, err = cfg.Save(data)
+		err = kept.save(cfg, data)
 	}
 	if err != nil {
 		if agent != nil {

@@ -26,7 +26,10 @@ type Policy struct {
 	Seccomp     func(bounding []string) (*specs.LinuxSeccomp, error)
 	// PodProfile, when set, is a profile the pod picked: it takes the place
 	// of the spec's own profile and is merged with the node's like one.
-	PodProfile  func(bounding []string) (*specs.LinuxSeccomp, error)
+	PodProfile func(bounding []string) (*specs.LinuxSeccomp, error)
+	// Notes, when set, returns what resolving Seccomp and PodProfile had
+	// to say (a profile file bounded by runtime-default), for explain.
+	Notes       func() []string
 	AppArmor    AppArmorPolicy
 	PodSecurity PodSecurity
 	// LogDenials adds SECCOMP_FILTER_FLAG_LOG in enforce mode, so denials
@@ -56,6 +59,22 @@ func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
 	for _, step := range []func(*specs.Spec) ([]string, error){
 		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep, p.markStep,
 	} {
+		c, err := step(s)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, c...)
+	}
+	return changes, nil
+}
+
+// ApplyRecording applies what decides which calls a container can make
+// (capabilities, no-new-privileges, seccomp), so that `secrun record` runs
+// the workload as secrun would run it; the spec's shape (Pod Security) and
+// AppArmor are left to the create that uses the profile.
+func (p *Policy) ApplyRecording(s *specs.Spec) ([]string, error) {
+	var changes []string
+	for _, step := range []func(*specs.Spec) ([]string, error){p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep} {
 		c, err := step(s)
 		if err != nil {
 			return nil, err
@@ -225,10 +244,13 @@ func (p *Policy) seccompStep(s *specs.Spec) ([]string, error) {
 		var narrowed []string
 		final, narrowed = profiles.Merge(user, def)
 		if len(narrowed) > 0 {
-			changes = append(changes, fmt.Sprintf("seccomp: the spec's profile was merged with %s; no longer allowed outright: %s", p.SeccompName, strings.Join(narrowed, ", ")))
+			changes = append(changes, fmt.Sprintf("seccomp: the spec's profile was merged with %s; allowed for fewer arguments or not at all: %s", p.SeccompName, strings.Join(narrowed, ", ")))
 		}
 	} else {
 		changes = append(changes, fmt.Sprintf("seccomp: added %s (%d syscalls allowed, defaultAction %s)", p.SeccompName, countAllowed(def), def.DefaultAction))
+	}
+	if p.Notes != nil {
+		changes = append(changes, p.Notes()...)
 	}
 	if p.LogDenials && !slices.Contains(final.Flags, specs.LinuxSeccompFlagLog) {
 		final.Flags = append(slices.Clone(final.Flags), specs.LinuxSeccompFlagLog)
@@ -253,12 +275,19 @@ func (p *Policy) markStep(s *specs.Spec) ([]string, error) {
 	return nil, nil
 }
 
-// complain turns every denial of p into a logged allow.
+// complain turns every denial of p into a logged allow, except answers
+// with a compatibility errno: clone3's ENOSYS is not a denial but tells
+// libc to fall back to clone, and complain mode must behave as enforcement
+// does there (a clone3 that ran would hide the clone the profile decides).
 func complain(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	out := *p
 	out.DefaultAction, out.DefaultErrnoRet = specs.ActLog, nil
 	out.Syscalls = nil
 	for _, r := range p.Syscalls {
+		if profiles.CompatErrno(r) {
+			out.Syscalls = append(out.Syscalls, r)
+			continue
+		}
 		if !profiles.Permissive(r.Action) {
 			r.Action, r.ErrnoRet = specs.ActLog, nil
 		}
