@@ -516,6 +516,18 @@ func testServer(t *testing.T, root string, srv *server, rt Runtime) {
 			t.Fatalf("profile merge: %v\n%s", err, o)
 		}
 		tp := loadProfile(t, tuned)
+		// The merge adds what was logged, and nothing else.
+		tset, pset := allowedNameSet(tp), allowedNameSet(p)
+		for n := range logged {
+			if !outrightNames(tp)[n] {
+				t.Errorf("%s was logged but the tuned profile does not allow it outright", n)
+			}
+		}
+		for n := range tset {
+			if !pset[n] && !logged[n] {
+				t.Errorf("the tuned profile allows %s, neither recorded nor logged", n)
+			}
+		}
 		t.Logf("tuned profile: %d allowed (recording %d, Docker %d)", allowedCount(tp), allowed, docker)
 		if float64(allowedCount(tp)) > 0.3*float64(docker) {
 			t.Errorf("the tuned profile allows %d names, more than 30%% of Docker's %d", allowedCount(tp), docker)
