@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,11 +70,17 @@ func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]string, err
 		},
 		Notes:       func() []string { return *notes },
 		LogDenials:  c.Monitor.Findings,
-		PodSecurity: spec.PodSecurity{Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow},
+		Annotations: spec.AnnotationPolicy{Allow: c.Annotations.Allow},
+		PodSecurity: spec.PodSecurity{
+			Level: c.PodSecurity.Level, Mode: c.PodSecurity.Mode, Allow: c.PodSecurity.Allow,
+			HooksAllow: c.PodSecurity.HooksAllow,
+			// secrun's own files: whoever writes them sets the policy.
+			HostDirs: []string{"/etc/secrun", c.ProfilesDir, c.RecordingsDir},
+		},
 	}
 	if aa != nil && aa.Supported() {
 		p.AppArmor.HostSupports = true
-		p.AppArmor.Ensure = func(name string) error { return aa.Ensure(name, c.ProfilesDir) }
+		p.AppArmor.Ensure = func(name string) error { return ensureAppArmor(aa, name, c.ProfilesDir) }
 	}
 	return p, notes, nil
 }
@@ -168,4 +176,18 @@ func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes
 	*notes = append(*notes, fmt.Sprintf("note: seccomp: profile %s is used merged with %s for the container's capabilities (a profile file never allows what %s denies); %s",
 		path, profiles.RuntimeDefault, profiles.RuntimeDefault, what))
 	return merged, nil
+}
+
+// ensureAppArmor loads profile name if it is not loaded, from profiles_dir
+// only when that file is trusted (trust.go), as the seccomp profiles are.
+func ensureAppArmor(aa *profiles.AppArmorHost, name, dir string) error {
+	if ok, err := aa.Loaded(name); err == nil && ok {
+		return nil
+	}
+	if name != profiles.DefaultAppArmor && name != profiles.DefaultAppArmorComplain {
+		if _, err := CheckTrusted(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("AppArmor profile %q: %w", name, err)
+		}
+	}
+	return aa.Ensure(name, dir)
 }

@@ -243,17 +243,63 @@ func TestRunBundleAgain(t *testing.T) {
 				t.Errorf("runtime-default on the same bundle: %v %q, want personality ok (restricted's rewrite must not carry over)", err, out)
 			}
 
+			// explain shows what create would do: start from the original.
+			explain := func() string {
+				cmd := exec.Command(secrun, "explain", "--bundle", b.Dir)
+				cmd.Env = def.environ()
+				out, _ := cmd.Output()
+				return string(out)
+			}
+			if out := explain(); !strings.Contains(out, "seccomp: added runtime-default") {
+				t.Errorf("explain on a rewritten bundle does not start from the original:\n%s", out)
+			}
+
 			// Edited after secrun wrote it: refused, and says why.
 			data, _ := os.ReadFile(b.ConfigPath())
 			os.WriteFile(b.ConfigPath(), []byte(strings.Replace(string(data), `"personality"`, `"getppid"`, 1)), 0o644)
 			if _, err := def.Run(t, b, "again-3"); err == nil || !strings.Contains(err.Error(), "secrun.io/policy") || !strings.Contains(err.Error(), "edited") {
 				t.Errorf("an edited rewrite: %v, want a refusal naming secrun.io/policy", err)
 			}
+			if out := explain(); !strings.Contains(out, "verdict: refused") {
+				t.Errorf("explain on an edited rewrite:\n%s", out)
+			}
 			// A planted "original" secrun did not write: refused.
 			os.WriteFile(b.ConfigPath(), data, 0o644)
 			os.Chmod(b.ConfigPath()+".secrun-orig", 0o666)
 			if _, err := def.Run(t, b, "again-4"); err == nil || !strings.Contains(err.Error(), "group or other access") {
 				t.Errorf("a planted original: %v, want a refusal", err)
+			}
+		})
+	}
+}
+
+// TestNativeArchitecturesHold: [seccomp] architectures = "native" holds
+// when the spec brings a profile listing x86 and x32 (Kubernetes
+// RuntimeDefault brings Docker's; #13): a 32-bit call (int 0x80) is refused
+// by the filter, while with "all" it runs.
+func TestNativeArchitecturesHold(t *testing.T) {
+	brought, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brought.Architectures) < 2 || brought.Architectures[1] != specs.ArchX86 {
+		t.Skip("not x86_64 with the x86 compat ABI")
+	}
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			for _, c := range []struct{ arches, want string }{{"all", "ok"}, {"native", "not ok"}} {
+				e := newEnv(t, rt)
+				e.WriteConfig(t, fmt.Sprintf("[seccomp]\narchitectures = %q\n", c.arches))
+				b := withProfile(t, newBundle(t, "probe", "each", "int80-getpid", "getppid"), brought, false, false)
+				out, err := e.Run(t, b, "arch-"+c.arches)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := fields(out)
+				t.Logf("architectures = %q: int80-getpid %s", c.arches, f["int80-getpid"])
+				if f["getppid"] != "ok" || (f["int80-getpid"] == "ok") != (c.want == "ok") {
+					t.Errorf("architectures = %q with the spec's profile listing x86: %q, want int80-getpid %s", c.arches, out, c.want)
+				}
 			}
 		})
 	}

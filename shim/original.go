@@ -2,9 +2,9 @@ package shim
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"strings"
@@ -20,7 +20,10 @@ import (
 // and starts from it again while config.json is exactly what secrun wrote:
 //
 //	config.json.secrun-orig  the spec as it was before secrun's first rewrite
-//	config.json.secrun-sum   sha256 of the config.json secrun wrote last
+//	config.json.secrun-sum   digest of the config.json secrun wrote last
+//	                         (FNV-1a, 128 bits: it tells secrun's own output
+//	                         from an edit; a collision would only discard the
+//	                         edit, and the wrapper stays without crypto/*)
 //
 // A config.json without the marker annotation (secrun.io/policy) is an
 // original: it replaces the kept one. One with the marker is secrun's own
@@ -67,9 +70,8 @@ func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 	if err != nil {
 		return nil, nil, refuse(err.Error())
 	}
-	digest := sha256.Sum256(cfg.Orig)
-	if strings.TrimSpace(string(sum)) != hex.EncodeToString(digest[:]) {
-		return nil, nil, refuse("it is not what secrun wrote last (its sha256 differs from " + cfg.Path + sumSuffix + "): it was edited since")
+	if strings.TrimSpace(string(sum)) != digest(cfg.Orig) {
+		return nil, nil, refuse("it is not what secrun wrote last (its digest differs from " + cfg.Path + sumSuffix + "): it was edited since")
 	}
 	data, err := readKept(cfg.Path + origSuffix)
 	if err != nil {
@@ -94,8 +96,7 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 			return err
 		}
 	}
-	digest := sha256.Sum256(data)
-	if err := spec.WriteAtomic(o.path+sumSuffix, []byte(hex.EncodeToString(digest[:])+"\n"), 0o600); err != nil {
+	if err := spec.WriteAtomic(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
 		return err
 	}
 	if !o.used {
@@ -130,4 +131,10 @@ func readKept(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than a spec may be", path)
 	}
 	return os.ReadFile(path)
+}
+
+func digest(data []byte) string {
+	h := fnv.New128a()
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }

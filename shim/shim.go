@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -153,6 +155,9 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	log.Debug("%s %s: effective policy: %s", inv.Command, args.ID, desc)
+	if err := podSecurityInputs(cfg, pol, args.Bundle, inv.Globals.Root); err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	if pol.LogDenials && !supportsLogFlag(runtime) {
 		pol.LogDenials = false
 		log.Debug("%s %s: %s does not accept SECCOMP_FILTER_FLAG_LOG: denials are not logged for findings", inv.Command, args.ID, runtime)
@@ -163,6 +168,10 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	}
 	if err := checkLSM(args.LSM, pol, cfg.Spec.Process.ApparmorProfile); err != nil {
 		return err
+	}
+	// Side effects on the host only now that every check passed.
+	if err := pol.HostEffects(cfg.Spec); err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	agent, err := startRecording(node, cfg.Spec, args.ID)
 	if err != nil {
@@ -185,6 +194,19 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	return nil
 }
 
+// podSecurityInputs gives the Pod Security checks what the spec does not
+// say: the bundle that relative paths are resolved against, and the
+// runtime's state directory.
+func podSecurityInputs(c *spec.Config, pol *spec.Policy, bundle, root string) error {
+	pol.PodSecurity.Bundle = bundle
+	if root != "" {
+		if abs, err := filepath.Abs(root); err == nil {
+			pol.PodSecurity.HostDirs = append(pol.PodSecurity.HostDirs, abs)
+		}
+	}
+	return nil
+}
+
 func wantsRecording(s *specs.Spec) bool {
 	_, ok := s.Annotations[config.AnnRecord]
 	return ok && s.Annotations[config.AnnContainerType] != "sandbox"
@@ -202,9 +224,8 @@ func startRecording(node *config.Config, s *specs.Spec, id string) (*Agent, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return nil, err
-	}
+	// The recorder makes the directories under recordings_dir, following
+	// no symlink there (record/beneath.go).
 	return recorder(s, id, out)
 }
 
@@ -281,7 +302,9 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 	if id == "" {
 		return nil
 	}
-	out, err := runtimeCommand(runtime, g, "state", id).Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := runtimeCommand(ctx, runtime, g, "state", id).Output()
 	if err != nil {
 		log.Debug("exec %s: state look-up failed (%v); limiting by the allowlist only", id, err)
 		return nil
@@ -334,12 +357,20 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(w, "bundle:  %s\n", args.Bundle)
+	if c, _, err = keepOriginal(c); err != nil { // what create would confine
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	pol, desc, err := cfg.PolicyFor(appArmorHost, c.Spec.Annotations)
 	if err != nil {
 		fmt.Fprintf(w, "verdict: refused: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(w, "policy:  %s: %s\n", pol.Source, desc)
+	if err := podSecurityInputs(c, pol, args.Bundle, inv.Globals.Root); err != nil {
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	changes, err := pol.ApplyConfig(c.Spec)
 	if err != nil {
 		var pe *spec.Error

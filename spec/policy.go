@@ -35,13 +35,17 @@ type Policy struct {
 	// LogDenials adds SECCOMP_FILTER_FLAG_LOG in enforce mode, so denials
 	// reach the kernel log for `secrun monitor`.
 	LogDenials bool
+	// Annotations: which runtime-interpreted annotations pass (annotations.go).
+	Annotations AnnotationPolicy
 }
 
 // AppArmorPolicy says what profile to attach and whether the host can.
 type AppArmorPolicy struct {
 	Profile string
 	Require bool
-	// HostSupports reports AppArmor support; Ensure loads a profile if needed.
+	// HostSupports reports AppArmor support; Ensure loads a profile if
+	// needed. Ensure is a side effect on the host: it runs in HostEffects,
+	// after every check passed, never from ApplyConfig (explain runs that).
 	HostSupports bool
 	Ensure       func(name string) error
 }
@@ -57,7 +61,7 @@ func refuse(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(form
 func (p *Policy) ApplyConfig(s *specs.Spec) ([]string, error) {
 	var changes []string
 	for _, step := range []func(*specs.Spec) ([]string, error){
-		p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep, p.markStep,
+		p.annotationsStep, p.capabilitiesStep, p.noNewPrivilegesStep, p.seccompStep, p.apparmorStep, p.podSecurityStep, p.markStep,
 	} {
 		c, err := step(s)
 		if err != nil {
@@ -331,10 +335,18 @@ func (p *Policy) apparmorStep(s *specs.Spec) ([]string, error) {
 		s.Process.ApparmorProfile = name
 		changes = append(changes, "apparmorProfile: set "+name)
 	}
-	if a.Ensure != nil {
-		if err := a.Ensure(name); err != nil {
-			return nil, err
-		}
-	}
 	return changes, nil
+}
+
+// HostEffects does what the confined spec needs of the host: it loads the
+// AppArmor profile the spec names. It runs after ApplyConfig and every
+// other check passed and before the spec is saved, so a refused container
+// changes nothing on the host, and `secrun explain` (which never calls it)
+// writes nothing.
+func (p *Policy) HostEffects(s *specs.Spec) error {
+	a := p.AppArmor
+	if !a.HostSupports || a.Ensure == nil || s.Process == nil || s.Process.ApparmorProfile == "" {
+		return nil
+	}
+	return a.Ensure(s.Process.ApparmorProfile)
 }

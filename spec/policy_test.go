@@ -130,30 +130,24 @@ func TestIdempotent(t *testing.T) {
 	}
 }
 
-// TestIndentKept: the spec is spliced, not re-encoded, so only what secrun
-// adds is laid out, like its neighbours: on indented lines in `runc spec`
-// output, compact in containerd's.
-func TestIndentKept(t *testing.T) {
+// TestCanonical: the runtime reads one spelling of what secrun decoded:
+// compact, minimal escapes, HTML characters as they are, numbers and the
+// content of every member unchanged.
+func TestCanonical(t *testing.T) {
 	runcSpec, err := os.ReadFile("testdata/runc-spec.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, _ := apply(t, writeBundle(t, string(runcSpec)), policy(profiles.RuntimeDefault))
-	if !bytes.HasPrefix(out, []byte("{\n\t\"")) {
-		t.Errorf("a pretty-printed config.json came out compact: %.40q", out)
+	if bytes.Contains(out, []byte("\n")) || !bytes.Contains(out, []byte(`"noNewPrivileges":true`)) {
+		t.Errorf("not compact: %.200s", out)
 	}
-	for _, want := range []string{"\n\t\t\"seccomp\": {\n\t\t\t\"defaultAction\": ", "\n\t\t\"noNewPrivileges\": true"} {
-		if !bytes.Contains(out, []byte(want)) {
-			t.Errorf("no %q in the output", want)
-		}
-	}
-	doc := strings.ReplaceAll(dockerSpec, "STOCK", `["CAP_KILL"]`)
+	doc := `{"process":{"args":["\u0073h","a\/b","\u00e9\ud83d\ude00","<&>"],"cwd":"/"},"x":{"n":1.50E+2,"\u0041":[true,null]}}`
 	out, _ = apply(t, writeBundle(t, doc), policy(profiles.RuntimeDefault))
-	if bytes.Contains(out, []byte("\n\t")) {
-		t.Errorf("a compact config.json came out indented:\n%s", out)
-	}
-	if !bytes.Contains(out, []byte(`,"seccomp":{"defaultAction":`)) {
-		t.Errorf("seccomp not added compact:\n%.300s", out)
+	for _, want := range []string{`"args":["sh","a/b","é😀","<&>"]`, `"x":{"n":1.50E+2,"A":[true,null]}`} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("no %s in %s", want, out)
+		}
 	}
 }
 
@@ -332,6 +326,12 @@ func TestAppArmorStep(t *testing.T) {
 	p.AppArmor = AppArmorPolicy{Profile: "secrun-default", HostSupports: true, Ensure: func(n string) error { ensured = append(ensured, n); return nil }}
 	c := load(t, dockerSpec)
 	if _, err := p.ApplyConfig(c.Spec); err != nil {
+		t.Fatal(err)
+	}
+	if len(ensured) != 0 {
+		t.Fatalf("ApplyConfig (what explain runs) loaded %v into the host", ensured)
+	}
+	if err := p.HostEffects(c.Spec); err != nil {
 		t.Fatal(err)
 	}
 	if c.Spec.Process.ApparmorProfile != "secrun-default" || !slices.Equal(ensured, []string{"secrun-default"}) {
