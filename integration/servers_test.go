@@ -24,11 +24,14 @@ import (
 //   - replayed through secrun, picked by the pod annotation
 //     secrun.io/seccomp-profile and as the node's [seccomp] profile, the
 //     same workload runs with no denial (secrun monitor, findings on) and
-//     the server stops cleanly on SIGTERM (exit 0);
+//     the server stops cleanly on SIGTERM (exit 0); its init has a filter
+//     and no-new-privileges, and the static probe exec'd into it is denied
+//     keyctl, ptrace and new user namespaces (unshare, clone), denials the
+//     monitor reports;
 //   - the recording allows at most 30% of the names Docker's default does;
 //   - the tune loop: an ordinary admin workload the recording never saw
-//     (redis BGSAVE and CONFIG REWRITE; nginx reload on SIGHUP and log
-//     reopen on SIGUSR1) fails enforced, runs in complain mode with the
+//     (redis BGSAVE and CONFIG REWRITE; nginx reload on SIGHUP with a new
+//     reverse-proxy location, log reopen on SIGUSR1) fails enforced, runs in complain mode with the
 //     monitor naming only calls the recording lacks, and `secrun findings
 //     summarize --profile` + `secrun profile merge` give a profile under
 //     which both workloads run enforced with no denial.
@@ -117,8 +120,6 @@ type serving struct {
 	env    *Env
 }
 
-// client runs one of the root's clients chrooted on the host (so it is not
-// part of the container's recording) and returns its stdout.
 // lockedWriter lets the command's stdout and stderr share one buffer.
 type lockedWriter struct{ w *bytes.Buffer }
 
@@ -136,6 +137,8 @@ func (s *serving) output() string {
 	return s.out.String()
 }
 
+// client runs one of the root's clients chrooted on the host (so it is not
+// part of the container's recording) and returns its stdout.
 func (s *serving) client(args ...string) (string, error) {
 	return s.clientIn("", args...)
 }
@@ -154,12 +157,12 @@ func (s *serving) clientIn(stdin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// waitUp retries probe until it succeeds (the server is listening), or
+// waitUp retries check until it succeeds (the server is listening), or
 // the container has exited.
-func (s *serving) waitUp(probe func() error) error {
+func (s *serving) waitUp(check func() error) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		err := probe()
+		err := check()
 		if err == nil {
 			return nil
 		}
@@ -347,7 +350,7 @@ func denials(lines []map[string]any, id string) map[string]map[string]any {
 // settle waits until the monitor has read what the kernel logged for a
 // container that just stopped: its records arrive in well under a second
 // from the audit source.
-func settle(m *runningMonitor) { time.Sleep(1500 * time.Millisecond) }
+func settle(*runningMonitor) { time.Sleep(1500 * time.Millisecond) }
 
 func outrightNames(p *specs.LinuxSeccomp) map[string]bool {
 	set := map[string]bool{}
