@@ -401,7 +401,7 @@ func testServer(t *testing.T, root string, srv *server, rt Runtime) {
 
 	// 2. Replay through secrun, the recording picked by annotation and as
 	// the node's profile: the same workload, no denial, clean stop.
-	replay := func(t *testing.T, e *Env, id string, ann map[string]string, workloads ...func(*serving) error) {
+	replay := func(t *testing.T, e *Env, id, profile string, ann map[string]string, workloads ...func(*serving) error) {
 		t.Helper()
 		m := startMonitor(t, "auto", e.Root)
 		s := serveSecrun(t, root, srv, e, id, ann)
@@ -411,7 +411,7 @@ func testServer(t *testing.T, root string, srv *server, rt Runtime) {
 				t.Fatalf("%v\n%s", err, s.output())
 			}
 		}
-		s.checkConfined(t)
+		s.checkConfined(t, profile)
 		// From inside: what the server never did is denied, namespaces
 		// included (a recording is bounded by runtime-default).
 		out, err := s.env.Cmd("", "exec", id, "secrun-probe", "sys", "getppid", "keyctl", "unshare-user", "clone-newuser", "ptrace").CombinedOutput()
@@ -456,11 +456,11 @@ func testServer(t *testing.T, root string, srv *server, rt Runtime) {
 	}
 	t.Run("annotation", func(t *testing.T) {
 		e := serverEnv(t, rt, "rec-"+srv.name, prof, "")
-		replay(t, e, "ann-"+srv.name, map[string]string{"secrun.io/seccomp-profile": "rec-" + srv.name}, srv.ordinary)
+		replay(t, e, "ann-"+srv.name, "rec-"+srv.name, map[string]string{"secrun.io/seccomp-profile": "rec-" + srv.name}, srv.ordinary)
 	})
 	t.Run("node-profile", func(t *testing.T) {
 		e := serverEnv(t, rt, "rec-"+srv.name, prof, fmt.Sprintf("[seccomp]\nprofile = %q\n", "rec-"+srv.name))
-		replay(t, e, "node-"+srv.name, nil, srv.ordinary)
+		replay(t, e, "node-"+srv.name, "rec-"+srv.name, nil, srv.ordinary)
 	})
 
 	// 3. The tune loop.
@@ -578,13 +578,14 @@ func testServer(t *testing.T, root string, srv *server, rt Runtime) {
 			t.Errorf("the tuned profile allows %d names, more than 30%% of Docker's %d", allowedCount(tp), docker)
 		}
 		te := serverEnv(t, rt, "tuned-"+srv.name, tuned, fmt.Sprintf("[seccomp]\nprofile = %q\n", "tuned-"+srv.name))
-		replay(t, te, "tuned-"+srv.name, nil, srv.ordinary, srv.admin)
+		replay(t, te, "tuned-"+srv.name, "tuned-"+srv.name, nil, srv.ordinary, srv.admin)
 	})
 }
 
 // checkConfined reads the container's init from the host: secrun's
-// policy applied (seccomp filter mode, no-new-privileges) and marked.
-func (s *serving) checkConfined(t *testing.T) {
+// policy applied (seccomp filter mode, no-new-privileges) and marked with
+// the profile's name.
+func (s *serving) checkConfined(t *testing.T, profile string) {
 	t.Helper()
 	out, err := s.env.Cmd("", "state", s.id).Output()
 	if err != nil {
@@ -601,8 +602,10 @@ func (s *serving) checkConfined(t *testing.T) {
 	if f := fields(string(status)); f["Seccomp"] != "2" || f["NoNewPrivs"] != "1" {
 		t.Errorf("the server's init (pid %d): Seccomp %q, NoNewPrivs %q; want 2 and 1", st.Pid, f["Seccomp"], f["NoNewPrivs"])
 	}
-	if p := st.Annotations["secrun.io/policy"]; !strings.HasSuffix(p, "/enforce") {
-		t.Errorf("secrun.io/policy = %q, want .../enforce", p)
+	// "rec-redis/enforce" as the node's profile, "runtime-default+rec-redis/enforce"
+	// when the pod picked it.
+	if p := st.Annotations["secrun.io/policy"]; !strings.HasSuffix(p, profile+"/enforce") {
+		t.Errorf("secrun.io/policy = %q, want ...%s/enforce", p, profile)
 	}
 }
 
