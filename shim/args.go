@@ -175,7 +175,7 @@ func checkPassthrough(runtime string, inv *Invocation) error {
 	}
 	l, err := readLine(dialectsFor(runtime), inv.Argv, "/", globalOnly)
 	if err != nil {
-		return fmt.Errorf("refused: %w", err)
+		return fmt.Errorf("command line refused: %w", err)
 	}
 	if Confining(l.Command) {
 		return fmt.Errorf("%s refused: secrun read the subcommand as %q; write the global options in full (--root DIR, --log FILE)", l.Command, inv.Command)

@@ -116,7 +116,7 @@ func matchLong(runtime string, table []option, name, tok string) (*option, error
 	}
 	switch {
 	case found == nil:
-		return nil, fmt.Errorf("%q is not an option %s has here", tok, runtime)
+		return nil, fmt.Errorf("%q is not an option %s has here (secrun reads only what it can read as the runtime does: write options in full, as --bundle DIR)", tok, runtime)
 	case ambiguous:
 		return nil, fmt.Errorf("%s refuses %q: it abbreviates %s", runtime, tok, strings.Join(names, " and "))
 	}

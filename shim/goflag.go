@@ -59,7 +59,7 @@ func goFlags(runtime string, table []option, args []string) ([]setting, []string
 		}
 		opt := findName(table, name)
 		if opt == nil {
-			return nil, nil, fmt.Errorf("%q is not an option %s has here", s, runtime)
+			return nil, nil, fmt.Errorf("%q is not an option %s has here (secrun reads only what it can read as the runtime does: write options in full, as --bundle DIR)", s, runtime)
 		}
 		// urfave/cli refuses both names of one flag ("Cannot use two forms").
 		if prev, ok := used[opt.key]; ok && prev != name {
