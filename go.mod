@@ -1,12 +1,13 @@
 module github.com/secrun/secrun
 
-go 1.25.0
+go 1.26
 
 require (
-	github.com/BurntSushi/toml v1.6.0
+	github.com/aymanbagabas/go-udiff v0.4.1
+	github.com/elastic/go-libaudit/v2 v2.6.2
+	github.com/go-json-experiment/json v1.27.2
 	github.com/moby/profiles/seccomp v0.3.0
 	github.com/moby/sys/capability v0.5.0
-	github.com/opencontainers/runc v1.5.2
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/pelletier/go-toml/v2 v2.2.4
 	github.com/seccomp/libseccomp-golang v0.12.0
@@ -14,9 +15,4 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require (
-	cyphar.com/go-pathrs v0.2.6 // indirect
-	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
-	github.com/sirupsen/logrus v1.9.4 // indirect
-	go.yaml.in/yaml/v2 v2.4.2 // indirect
-)
+require go.yaml.in/yaml/v2 v2.4.2 // indirect

@@ -1,11 +1,8 @@
 // Package config reads secrun's node configuration (TOML) and resolves it
 // into the policy the spec modifiers apply.
 //
-// It reads TOML with go-toml/v2, not BurntSushi/toml (which the tools use
-// to edit containerd's config): the node config is read on every create,
-// in a process that lives milliseconds, and BurntSushi's package
-// initialiser alone (it loads the local time zone) costs about as much as
-// go-toml's whole decode there.
+// It reads TOML with go-toml/v2, the project's one TOML library (the tools
+// use it too, to edit containerd's config).
 package config
 
 import (
@@ -18,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -30,18 +28,19 @@ const DefaultPath = "/etc/secrun/config.toml"
 
 // Config is the node configuration. Zero values mean "the embedded default".
 type Config struct {
-	Level           string         `toml:"level"`
-	Runtime         Runtimes       `toml:"runtime"`
-	ProfilesDir     string         `toml:"profiles_dir"`
-	RecordingsDir   string         `toml:"recordings_dir"`
-	NoNewPrivileges *bool          `toml:"no_new_privileges"`
-	Seccomp         SeccompConfig  `toml:"seccomp"`
-	Capabilities    CapConfig      `toml:"capabilities"`
-	AppArmor        AppArmorConfig `toml:"apparmor"`
-	Log             LogConfig      `toml:"log"`
-	PodSecurity     PodSecurity    `toml:"podsecurity"`
-	Monitor         MonitorConfig  `toml:"monitor"`
-	Rules           []Rule         `toml:"rules"`
+	Level           string            `toml:"level"`
+	Runtime         Runtimes          `toml:"runtime"`
+	ProfilesDir     string            `toml:"profiles_dir"`
+	RecordingsDir   string            `toml:"recordings_dir"`
+	NoNewPrivileges *bool             `toml:"no_new_privileges"`
+	Seccomp         SeccompConfig     `toml:"seccomp"`
+	Capabilities    CapConfig         `toml:"capabilities"`
+	AppArmor        AppArmorConfig    `toml:"apparmor"`
+	Log             LogConfig         `toml:"log"`
+	PodSecurity     PodSecurity       `toml:"podsecurity"`
+	Monitor         MonitorConfig     `toml:"monitor"`
+	Annotations     AnnotationsConfig `toml:"annotations"`
+	Rules           []Rule            `toml:"rules"`
 
 	// capAdd extends the allowlist, from a matching rule's capabilities.add.
 	capAdd []string
@@ -59,6 +58,11 @@ type SeccompConfig struct {
 	// Docker does) or "native": smaller filters, compiled several times
 	// faster by runc, but 32-bit binaries in containers stop working.
 	Architectures string `toml:"architectures"`
+	// AllowLooser lets a profile file allow what runtime-default denies.
+	// Without it every profile file (a recording, the node's, a pod's pick)
+	// is used merged with runtime-default for the container's capabilities.
+	// Only a rule pinned to one namespace may set it.
+	AllowLooser bool `toml:"allow_looser_than_default"`
 }
 
 type CapConfig struct {
@@ -82,6 +86,9 @@ type PodSecurity struct {
 	Level string   `toml:"level"` // baseline (default) | restricted | off
 	Mode  string   `toml:"mode"`  // enforce (default) | warn
 	Allow []string `toml:"allow"` // check names exempted
+	// HooksAllow lists the OCI hook executables the node trusts (node-wide
+	// only: hooks run as root on the host).
+	HooksAllow []string `toml:"hooks_allow"`
 }
 
 func (p *PodSecurity) validate(key string) error {
@@ -98,6 +105,33 @@ func (p *PodSecurity) validate(key string) error {
 	for _, a := range p.Allow {
 		if !slices.Contains(spec.PSSChecks, a) {
 			return fmt.Errorf("%s.allow: unknown check %q (checks: %s)", key, a, strings.Join(spec.PSSChecks, ", "))
+		}
+	}
+	if key != "podsecurity" && p.HooksAllow != nil {
+		return fmt.Errorf("%s.hooks_allow: is node-wide only; list hooks in [podsecurity] hooks_allow (a rule may still allow the \"hooks\" check)", key)
+	}
+	for _, h := range p.HooksAllow {
+		// Whether root owns the file is checked when a hook names it: a
+		// missing tool (no GPU on this node) must not break the config.
+		if !filepath.IsAbs(h) || filepath.Clean(h) != h {
+			return fmt.Errorf("%s.hooks_allow: %q must be an absolute, clean path (no '..', '//' or trailing '/')", key, h)
+		}
+	}
+	return nil
+}
+
+// AnnotationsConfig: runtime-interpreted annotations (run.oci.*,
+// org.systemd.property.*...) the node accepts beyond the harmless ones.
+type AnnotationsConfig struct {
+	// Allow holds keys, or prefixes ending in "*".
+	Allow []string `toml:"allow"`
+}
+
+func (a *AnnotationsConfig) validate(key string) error {
+	for _, k := range a.Allow {
+		pre, _ := strings.CutSuffix(k, "*")
+		if pre == "" || strings.ContainsAny(pre, "*=") || strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return fmt.Errorf("%s.allow: %q: must be an annotation key, or a prefix ending in \"*\" (e.g. \"org.systemd.property.*\")", key, k)
 		}
 	}
 	return nil
@@ -211,24 +245,9 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// readTrusted reads a file that controls every container on the node, and
-// refuses it when anyone but its owner could have written it.
-func readTrusted(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, expected a file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o022 != 0 {
-		return nil, fmt.Errorf("%s: is writable by group or others (mode %04o); whoever can write it controls every container on this node, so secrun refuses it (fix: chmod go-w %s)", path, m, path)
-	}
-	if fi.Size() > 4<<20 {
-		return nil, fmt.Errorf("%s: is %d bytes, too large for a policy file", path, fi.Size())
-	}
-	return os.ReadFile(path)
-}
+// readTrusted reads a file that controls every container on the node
+// (trust.go says when it is trusted).
+func readTrusted(path string) ([]byte, error) { return ReadTrusted(path) }
 
 func oneOf(key, v string, allowed ...string) error {
 	if !slices.Contains(allowed, v) {
@@ -243,6 +262,9 @@ func (c *Config) validate() error {
 	}
 	if err := oneOf("seccomp.architectures", c.Seccomp.Architectures, "all", "native"); err != nil {
 		return err
+	}
+	if c.Seccomp.AllowLooser {
+		return fmt.Errorf("seccomp.allow_looser_than_default: allowed only in a [[rules]] entry with namespace set to one namespace (no glob): it lets a profile allow what runtime-default denies")
 	}
 	if err := oneOf("capabilities.on_violation", c.Capabilities.OnViolation, "refuse", "drop"); err != nil {
 		return err
@@ -270,8 +292,14 @@ func (c *Config) validate() error {
 	if err := c.PodSecurity.validate("podsecurity"); err != nil {
 		return err
 	}
+	if err := c.Annotations.validate("annotations"); err != nil {
+		return err
+	}
 	for i := range c.Rules {
 		if err := c.Rules[i].validate(i); err != nil {
+			return fmt.Errorf("[[rules]] %w", err)
+		}
+		if err := c.checkLoosening(i); err != nil {
 			return fmt.Errorf("[[rules]] %w", err)
 		}
 	}
@@ -282,6 +310,10 @@ func (c *Config) validate() error {
 func ValidateName(key, name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("%s = %q: must be a plain profile name (no '/', no leading '.')", key, name)
+	}
+	// A newline in a file name forges lines in logs and listings.
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%s = %q: must be a plain profile name (no control characters)", key, name)
 	}
 	return nil
 }
@@ -310,7 +342,7 @@ func decodeTOML(data []byte, v any, strict bool) error {
 		for _, e := range missing.Errors {
 			keys = append(keys, strings.Join(e.Key(), "."))
 		}
-		return fmt.Errorf("unknown key %s (see the README's node configuration section for the keys secrun reads)", strings.Join(keys, ", "))
+		return fmt.Errorf("unknown key %s (the keys secrun reads are listed in docs/configuration.md; deploy/config.toml has them all)", strings.Join(keys, ", "))
 	}
 	if err != nil && strings.Contains(err.Error(), "struct field ") {
 		return typeError(err)

@@ -7,7 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The Kubernetes manifests must say what the README says they say.
+// The Kubernetes manifests must say what the README and docs/kubernetes.md say they say.
 func TestKubernetesManifests(t *testing.T) {
 	var rc struct {
 		APIVersion string `json:"apiVersion"`

@@ -70,6 +70,8 @@ type Rule struct {
 	} `toml:"apparmor"`
 	// PodSecurity overrides level and mode; its allow adds to the node's.
 	PodSecurity PodSecurity `toml:"podsecurity"`
+	// Annotations.Allow adds to the node's list.
+	Annotations AnnotationsConfig `toml:"annotations"`
 }
 
 // RuleCaps replaces (allow) or extends (add) the capability allowlist.
@@ -89,11 +91,15 @@ func (r *Rule) label(i int) string {
 func (r *Rule) matches(ann map[string]string) bool {
 	// A spec without CRI annotations (ctr, nerdctl, a person) matches only
 	// rules that select nothing.
-	for pat, key := range map[string]string{r.Namespace: AnnNamespace, r.Pod: AnnPod, r.Container: AnnContainer, r.Image: AnnImage, r.Type: AnnContainerType} {
-		if pat == "" {
+	// Every field is checked, also when two share a value (namespace =
+	// "web", container = "web"): a map keyed by pattern would keep one.
+	for _, f := range [...]struct{ pat, key string }{
+		{r.Namespace, AnnNamespace}, {r.Pod, AnnPod}, {r.Container, AnnContainer}, {r.Image, AnnImage}, {r.Type, AnnContainerType},
+	} {
+		if f.pat == "" {
 			continue
 		}
-		if ok, _ := path.Match(pat, ann[key]); !ok {
+		if ok, _ := path.Match(f.pat, ann[f.key]); !ok {
 			return false
 		}
 	}
@@ -117,6 +123,9 @@ func (r *Rule) validate(i int) error {
 			return err
 		}
 	}
+	if r.Seccomp.AllowLooser && (r.Namespace == "" || strings.ContainsAny(r.Namespace, "*?[\\")) {
+		return fmt.Errorf("%s: seccomp.allow_looser_than_default = true needs namespace set to one namespace (no glob), not %q: it lets a profile allow what runtime-default denies", r.label(i), r.Namespace)
+	}
 	if r.Seccomp.Profile != "" {
 		if err := ValidateProfileRef(r.label(i)+": seccomp.profile", r.Seccomp.Profile); err != nil {
 			return err
@@ -135,7 +144,7 @@ func (r *Rule) validate(i int) error {
 			return err
 		}
 	}
-	return nil
+	return r.Annotations.validate(r.label(i) + ": annotations")
 }
 
 // For returns the config in effect for a spec with these annotations: the
@@ -147,45 +156,52 @@ func (c *Config) For(ann map[string]string) (*Config, string) {
 		if !r.matches(ann) {
 			continue
 		}
-		e := *c
-		e.Rules = nil
-		if r.Level != "" {
-			e.Level = r.Level
-			if r.Seccomp.Profile == "" && c.Seccomp.Profile == c.Level {
-				e.Seccomp.Profile = r.Level
-			}
-		}
-		if r.NoNewPrivileges != nil {
-			e.NoNewPrivileges = r.NoNewPrivileges
-		}
-		if r.Seccomp.Profile != "" {
-			e.Seccomp.Profile = r.Seccomp.Profile
-		}
-		if r.Seccomp.Mode != "" {
-			e.Seccomp.Mode = r.Seccomp.Mode
-		}
-		if r.Capabilities.Allow != nil {
-			e.Capabilities.Allow = r.Capabilities.Allow
-		}
-		if r.Capabilities.Add != nil {
-			e.capAdd = slices.Clone(r.Capabilities.Add)
-		}
-		if r.Capabilities.OnViolation != "" {
-			e.Capabilities.OnViolation = r.Capabilities.OnViolation
-		}
-		if r.AppArmor.Profile != "" {
-			e.AppArmor.Profile = r.AppArmor.Profile
-		}
-		if r.PodSecurity.Level != "" {
-			e.PodSecurity.Level = r.PodSecurity.Level
-		}
-		if r.PodSecurity.Mode != "" {
-			e.PodSecurity.Mode = r.PodSecurity.Mode
-		}
-		e.PodSecurity.Allow = append(slices.Clone(c.PodSecurity.Allow), r.PodSecurity.Allow...)
-		return &e, r.label(i)
+		return c.apply(r), r.label(i)
 	}
 	return c, ""
+}
+
+// apply returns the node's config with rule r applied.
+func (c *Config) apply(r *Rule) *Config {
+	e := *c
+	e.Rules = nil
+	if r.Level != "" {
+		e.Level = r.Level
+		if r.Seccomp.Profile == "" && c.Seccomp.Profile == c.Level {
+			e.Seccomp.Profile = r.Level
+		}
+	}
+	if r.NoNewPrivileges != nil {
+		e.NoNewPrivileges = r.NoNewPrivileges
+	}
+	if r.Seccomp.Profile != "" {
+		e.Seccomp.Profile = r.Seccomp.Profile
+	}
+	if r.Seccomp.Mode != "" {
+		e.Seccomp.Mode = r.Seccomp.Mode
+	}
+	e.Seccomp.AllowLooser = r.Seccomp.AllowLooser
+	if r.Capabilities.Allow != nil {
+		e.Capabilities.Allow = r.Capabilities.Allow
+	}
+	if r.Capabilities.Add != nil {
+		e.capAdd = slices.Clone(r.Capabilities.Add)
+	}
+	if r.Capabilities.OnViolation != "" {
+		e.Capabilities.OnViolation = r.Capabilities.OnViolation
+	}
+	if r.AppArmor.Profile != "" {
+		e.AppArmor.Profile = r.AppArmor.Profile
+	}
+	if r.PodSecurity.Level != "" {
+		e.PodSecurity.Level = r.PodSecurity.Level
+	}
+	if r.PodSecurity.Mode != "" {
+		e.PodSecurity.Mode = r.PodSecurity.Mode
+	}
+	e.PodSecurity.Allow = append(slices.Clone(c.PodSecurity.Allow), r.PodSecurity.Allow...)
+	e.Annotations.Allow = append(slices.Clone(c.Annotations.Allow), r.Annotations.Allow...)
+	return &e
 }
 
 // Describe is a one-line summary of the effective policy, for debug logs.

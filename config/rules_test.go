@@ -99,3 +99,71 @@ func TestAnnotationPicksProfile(t *testing.T) {
 		}
 	}
 }
+
+// A rule whose match fields share a value checks every one of them: a
+// container named web in another namespace does not get web's rule.
+func TestRuleFieldsShareValue(t *testing.T) {
+	c, err := Load(write(t, "[[rules]]\nname = \"web\"\nnamespace = \"web\"\ncontainer = \"web\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]\n", 0o644))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ann  map[string]string
+		want bool
+	}{
+		{pod("web", "p", "web", "container"), true},
+		{pod("default", "p", "web", "container"), false},
+		{pod("web", "p", "db", "container"), false},
+		{map[string]string{AnnContainer: "web"}, false},
+	} {
+		p, _, err := c.PolicyFor(nil, tc.ann)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(p.CapAllow, "CAP_NET_ADMIN"); got != tc.want {
+			t.Errorf("%v: CAP_NET_ADMIN allowed = %v, want %v", tc.ann, got, tc.want)
+		}
+	}
+}
+
+// A rule that loosens must name a namespace: the other match fields are
+// chosen by pod authors.
+func TestLooseningRuleNeedsNamespace(t *testing.T) {
+	refused := map[string]string{
+		"container = \"web\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]":                "allows capabilities CAP_NET_ADMIN",
+		"namespace = \"*\"\ncontainer = \"web\"\n[rules.capabilities]\nadd = [\"NET_ADMIN\"]": "matches every namespace",
+		"namespace = \"[a-z]*\"\nno_new_privileges = false":                                   "no_new_privileges = false",
+		"image = \"docker.io/x/*\"\n[rules.seccomp]\nmode = \"complain\"":                     "seccomp mode \"complain\"",
+		"pod = \"p\"\n[rules.seccomp]\nprofile = \"mine\"":                                    "seccomp profile to \"mine\"",
+		"pod = \"p\"\n[rules.apparmor]\nprofile = \"unconfined\"":                             "AppArmor profile to \"unconfined\"",
+		"pod = \"p\"\n[rules.podsecurity]\nallow = [\"host-network\"]":                        "exempts podsecurity checks host-network",
+		"pod = \"p\"\n[rules.podsecurity]\nlevel = \"off\"":                                   "podsecurity.level to \"off\"",
+		"pod = \"p\"\n[rules.podsecurity]\nmode = \"warn\"":                                   "podsecurity.mode \"warn\"",
+		"pod = \"p\"\n[rules.annotations]\nallow = [\"run.oci.keep_original_groups\"]":        "allows annotations run.oci.keep_original_groups",
+		"pod = \"p\"\n[rules.capabilities]\nallow = [\"CAP_CHOWN\", \"CAP_SYS_PTRACE\"]":      "allows capabilities CAP_SYS_PTRACE",
+	}
+	for body, want := range refused {
+		path := write(t, "[[rules]]\n"+body+"\n", 0o644)
+		_, err := Load(path)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "must also name a namespace") || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q: err = %v, want %q", body, err, want)
+		}
+	}
+	allowed := []string{
+		"namespace = \"kube-system\"\ncontainer = \"kube-proxy\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]",
+		"namespace = \"kube-*\"\n[rules.podsecurity]\nallow = [\"host-network\"]",
+		// Tightening needs no namespace.
+		"container = \"web\"\nlevel = \"restricted\"",
+		"pod = \"p\"\n[rules.capabilities]\nallow = [\"CAP_CHOWN\"]\non_violation = \"drop\"",
+		"image = \"x\"\n[rules.podsecurity]\nlevel = \"restricted\"",
+	}
+	for _, body := range allowed {
+		if _, err := Load(write(t, "[[rules]]\n"+body+"\n", 0o644)); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	// Against a restricted node, runtime-default is a looser level.
+	if _, err := Load(write(t, "level = \"restricted\"\n[[rules]]\ncontainer = \"c\"\nlevel = \"runtime-default\"\n", 0o644)); err == nil || !strings.Contains(err.Error(), "lowers the level") {
+		t.Errorf("looser level: %v", err)
+	}
+}

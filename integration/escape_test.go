@@ -493,7 +493,7 @@ func TestEscapePrimitives(t *testing.T) {
 
 	table := escapeTable(rt, columns, same)
 	t.Log("\n" + table)
-	// Only a passing run may replace the table the README quotes.
+	// Only a passing run may replace the table docs/security.md links to.
 	if os.Getenv("SECRUN_WRITE_TABLE") == "1" && !t.Failed() {
 		if err := os.WriteFile(filepath.Join("testdata", "escape-table.md"), []byte(table), 0o644); err != nil {
 			t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-
-	"github.com/opencontainers/runc/libcontainer/apparmor"
 )
 
 // The template's placeholders: @@NAME@@ (the profile name), @@FLAGS@@
@@ -43,18 +41,29 @@ func AppArmorDefault(name string, complain bool) string {
 type AppArmorHost struct {
 	Root   string
 	Parser string // apparmor_parser; looked up in PATH when empty
-	// KernelEnabled checks the kernel side; runc's check when nil.
+	// KernelEnabled replaces KernelSupports' look at the kernel in tests.
 	KernelEnabled func() bool
+}
+
+// KernelSupports is the kernel side of the check runc and containerd make:
+// securityfs shows AppArmor and the module parameter says it is on. Written
+// here rather than imported from runc's libcontainer, which would bring
+// logrus and more into the wrapper's start-up.
+func (h *AppArmorHost) KernelSupports() bool {
+	if h.KernelEnabled != nil {
+		return h.KernelEnabled()
+	}
+	if _, err := os.Stat(h.path("/sys/kernel/security/apparmor")); err != nil {
+		return false
+	}
+	b, err := os.ReadFile(h.path("/sys/module/apparmor/parameters/enabled"))
+	return err == nil && len(b) > 0 && b[0] == 'Y'
 }
 
 // Supported is containerd's test: the kernel has AppArmor enabled, the parser
 // exists, and we are not inside a container (where profiles cannot be loaded).
 func (h *AppArmorHost) Supported() bool {
-	enabled := apparmor.IsEnabled
-	if h.KernelEnabled != nil {
-		enabled = h.KernelEnabled
-	}
-	if !enabled() {
+	if !h.KernelSupports() {
 		return false
 	}
 	if _, err := h.parser(); err != nil {

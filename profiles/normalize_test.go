@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"encoding/json"
 	"math/rand"
 	"reflect"
 	"testing"
@@ -18,7 +19,7 @@ func normalizeByMerge(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 
 // sameRules compares rule lists ignoring nil versus empty slices.
 func sameRules(a, b *specs.LinuxSeccomp) bool {
-	return string(AppendSeccompJSON(nil, a)) == string(AppendSeccompJSON(nil, b))
+	return string(asJSON(a)) == string(asJSON(b))
 }
 
 func TestNormalizeIsSelfMerge(t *testing.T) {
@@ -56,10 +57,15 @@ func TestNormalizeIsSelfMerge(t *testing.T) {
 		}
 		got, want := Normalize(p), normalizeByMerge(p)
 		if !sameRules(got, want) {
-			t.Fatalf("case %d: %s\n got %s\nwant %s", i, AppendSeccompJSON(nil, p), AppendSeccompJSON(nil, got), AppendSeccompJSON(nil, want))
+			t.Fatalf("case %d: %s\n got %s\nwant %s", i, asJSON(p), asJSON(got), asJSON(want))
 		}
 		if !reflect.DeepEqual(got.Architectures, want.Architectures) || !reflect.DeepEqual(got.Flags, want.Flags) {
 			t.Fatalf("case %d: header fields differ", i)
 		}
 	}
+}
+
+func asJSON(p *specs.LinuxSeccomp) string {
+	b, _ := json.Marshal(p)
+	return string(b)
 }

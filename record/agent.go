@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +25,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/secrun/secrun/config"
 	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/spec"
 )
@@ -50,6 +53,10 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Log is the agent's log file (default: the output path + ".log").
 	Log string
+	// Root, when set, is the directory the output and the log must be
+	// under: they are written there without following symlinks
+	// (beneath.go). Prepare sets it to the node's recordings_dir.
+	Root string
 }
 
 // Agent is a recording agent started by Prepare.
@@ -73,8 +80,16 @@ type Agent struct {
 // (absolute) and exits; SIGUSR1 makes it write the profile so far without
 // stopping. If the caller does not go on to start the container, it must
 // call Agent.Cancel.
+//
+// outPath must be under the node config's recordings_dir (secrun create
+// puts it there): the files are written beneath it without following
+// symlinks.
 func Prepare(s *specs.Spec, id, outPath string) (*Agent, error) {
-	return PrepareWith(s, id, outPath, Options{})
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	return PrepareWith(s, id, outPath, Options{Root: cfg.RecordingsDir})
 }
 
 // PrepareWith is Prepare with options.
@@ -82,7 +97,11 @@ func PrepareWith(s *specs.Spec, id, outPath string, opt Options) (*Agent, error)
 	if !filepath.IsAbs(outPath) {
 		return nil, fmt.Errorf("record: output %q must be an absolute path", outPath)
 	}
-	if err := checkWritable(outPath); err != nil {
+	check := checkWritable
+	if opt.Root != "" {
+		check = func(p string) error { return checkWritableBeneath(opt.Root, p) }
+	}
+	if err := check(outPath); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
 	if opt.Format == "" {
@@ -128,7 +147,10 @@ func PrepareWith(s *specs.Spec, id, outPath string, opt Options) (*Agent, error)
 	a.Args = []string{opt.Exe, AgentCommand, "--socket", a.Socket, "--profile", a.Profile,
 		"--output", outPath, "--format", opt.Format, "--name", opt.Name, "--id", id,
 		"--connect-timeout", opt.ConnectTimeout.String(), "--ready-fd", "3"}
-	if err := a.start(opt.Log); err != nil {
+	if opt.Root != "" {
+		a.Args = append(a.Args, "--root", opt.Root)
+	}
+	if err := a.start(opt.Log, opt.Root); err != nil {
 		os.Remove(a.Profile)
 		return nil, fmt.Errorf("record: starting the agent: %w", err)
 	}
@@ -141,8 +163,14 @@ func PrepareWith(s *specs.Spec, id, outPath string, opt Options) (*Agent, error)
 
 // start runs the agent in its own session, stdio on /dev/null and the log,
 // and waits until it listens (it writes "ok" on fd 3) or fails.
-func (a *Agent) start(logPath string) error {
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+func (a *Agent) start(logPath, root string) error {
+	var logf *os.File
+	var err error
+	if root != "" {
+		logf, err = openBeneath(root, logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	} else {
+		logf, err = os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	}
 	if err != nil {
 		return err
 	}
@@ -216,9 +244,11 @@ func AgentMain(args []string) int {
 	id := fs.String("id", "", "container ID (for the log)")
 	connectTimeout := fs.Duration("connect-timeout", 10*time.Minute, "give up when no filter arrives in this time")
 	readyFd := fs.Int("ready-fd", -1, "write \"ok\" (or the error) on this fd once listening")
+	root := fs.String("root", "", "write the output under this directory, following no symlink below it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	bound()
 	closeInherited(*readyFd)
 	var ready *os.File
 	if *readyFd > 2 {
@@ -283,7 +313,12 @@ func AgentMain(args []string) int {
 			}
 			path += ".partial"
 		}
-		if err := spec.WriteAtomic(path, out, 0o644); err != nil {
+		if *root != "" {
+			err = writeBeneath(*root, path, out, 0o644)
+		} else {
+			err = spec.WriteAtomic(path, out, 0o644)
+		}
+		if err != nil {
 			logger.Printf("%v", err)
 			return false
 		}
@@ -383,4 +418,15 @@ func randomToken() string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// bound limits what the agent takes from the node. It runs outside the
+// pod's cgroup (it starts before the runtime makes that cgroup), and every
+// call the container makes under the recording filter is work for it: at
+// most one CPU, and a soft memory ceiling (what it keeps, one counter per
+// syscall, is small). Not a lower priority: the container's calls wait for
+// the agent, so a starved agent stalls the container (and its start).
+func bound() {
+	runtime.GOMAXPROCS(1)
+	debug.SetMemoryLimit(64 << 20)
 }

@@ -530,8 +530,11 @@ func TestPrepareAndAgent(t *testing.T) {
 	defer func() { SocketDir = old }()
 
 	s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: dockerDefault(t)}}
-	out := filepath.Join(t.TempDir(), "web.yaml")
-	a, err := PrepareWith(s, "pod_web/1", out, Options{Exe: os.Args[0]})
+	// Under a root, as secrun create runs it: directories made, files
+	// written without following symlinks (beneath.go).
+	root := t.TempDir()
+	out := filepath.Join(root, "ns", "pod", "web.yaml")
+	a, err := PrepareWith(s, "pod_web/1", out, Options{Exe: os.Args[0], Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -47,19 +48,9 @@ func supportsLogFlag(runtime string) bool {
 
 func probeLogFlag(runtime string) bool {
 	run := func(args ...string) ([]byte, error) {
-		cmd := runtimeCommand(runtime, Globals{}, args...)
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				if cmd.Process != nil {
-					cmd.Process.Kill()
-				}
-			}
-		}()
-		return cmd.Output()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return runtimeCommand(ctx, runtime, Globals{}, args...).Output()
 	}
 	if out, err := run("features"); err == nil {
 		var f struct {

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // guardEnv carries the PID of a secrun that is about to exec the runtime.
@@ -66,12 +68,14 @@ func execRuntime(path string, argv []string) error {
 }
 
 // runtimeCommand runs the runtime as a child for a query (exec's state look-up).
-func runtimeCommand(path string, g Globals, args ...string) *exec.Cmd {
+func runtimeCommand(ctx context.Context, path string, g Globals, args ...string) *exec.Cmd {
 	var full []string
 	if g.Root != "" {
 		full = append(full, "--root", g.Root)
 	}
-	cmd := exec.Command(path, append(full, args...)...)
+	cmd := exec.CommandContext(ctx, path, append(full, args...)...)
 	cmd.Env = append(os.Environ(), guardEnv+"=child")
+	// A runtime that leaves a child holding its stdout must not hold us.
+	cmd.WaitDelay = time.Second
 	return cmd
 }

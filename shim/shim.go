@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -41,7 +43,7 @@ func Main(argv []string) int {
 		return explain(inv, os.Stdout)
 	case slices.Contains(ToolCommands, inv.Command):
 		if t := tools[inv.Command]; t != nil {
-			return t(inv.Args, os.Stdout, os.Stderr)
+			return t(toolArgs(inv), os.Stdout, os.Stderr)
 		}
 		return handOff(inv, log)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
@@ -148,11 +150,18 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if wantsRecording(cfg.Spec) && recorder == nil {
 		return errHandOff
 	}
+	cfg, kept, err := keepOriginal(cfg)
+	if err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	pol, desc, err := node.PolicyFor(appArmorHost, cfg.Spec.Annotations)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	log.Debug("%s %s: effective policy: %s", inv.Command, args.ID, desc)
+	if err := podSecurityInputs(cfg, pol, args.Bundle, inv.Globals.Root); err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	if pol.LogDenials && !supportsLogFlag(runtime) {
 		pol.LogDenials = false
 		log.Debug("%s %s: %s does not accept SECCOMP_FILTER_FLAG_LOG: denials are not logged for findings", inv.Command, args.ID, runtime)
@@ -164,13 +173,17 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if err := checkLSM(args.LSM, pol, cfg.Spec.Process.ApparmorProfile); err != nil {
 		return err
 	}
+	// Side effects on the host only now that every check passed.
+	if err := pol.HostEffects(cfg.Spec); err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
+	}
 	agent, err := startRecording(node, cfg.Spec, args.ID)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	data, err := cfg.Encode()
 	if err == nil {
-		_, err = cfg.Save(data)
+		err = kept.save(cfg, data)
 	}
 	if err != nil {
 		if agent != nil {
@@ -179,9 +192,22 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	if agent != nil {
-		changes = append(changes, fmt.Sprintf("record: agent %d records into %s", agent.PID, agent.Output))
+		changes = append(changes, spec.Change{Step: "record", Kind: spec.Note, Msg: fmt.Sprintf("agent %d records into %s", agent.PID, agent.Output)})
 	}
 	logPolicy(log, inv.Command, args.ID, cfg.Path, string(data) != string(cfg.Orig), changes)
+	return nil
+}
+
+// podSecurityInputs gives the Pod Security checks what the spec does not
+// say: the bundle that relative paths are resolved against, and the
+// runtime's state directory.
+func podSecurityInputs(c *spec.Config, pol *spec.Policy, bundle, root string) error {
+	pol.PodSecurity.Bundle = bundle
+	if root != "" {
+		if abs, err := filepath.Abs(root); err == nil {
+			pol.PodSecurity.HostDirs = append(pol.PodSecurity.HostDirs, abs)
+		}
+	}
 	return nil
 }
 
@@ -202,9 +228,8 @@ func startRecording(node *config.Config, s *specs.Spec, id string) (*Agent, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return nil, err
-	}
+	// The recorder makes the directories under recordings_dir, following
+	// no symlink there (record/beneath.go).
 	return recorder(s, id, out)
 }
 
@@ -281,7 +306,9 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 	if id == "" {
 		return nil
 	}
-	out, err := runtimeCommand(runtime, g, "state", id).Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := runtimeCommand(ctx, runtime, g, "state", id).Output()
 	if err != nil {
 		log.Debug("exec %s: state look-up failed (%v); limiting by the allowlist only", id, err)
 		return nil
@@ -300,11 +327,13 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 	return c.Spec
 }
 
-func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string) {
+func logPolicy(log *logger, cmd, id, path string, changed bool, changes []spec.Change) {
+	var all []string
 	for _, c := range changes {
-		if w, ok := strings.CutPrefix(c, "warning: "); ok {
-			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, w))
+		if c.Kind == spec.Warning {
+			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, c.Msg))
 		}
+		all = append(all, c.String())
 	}
 	if !log.debug {
 		return
@@ -313,7 +342,7 @@ func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string
 	if changed {
 		state = "rewritten"
 	}
-	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(changes, "; "))
+	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(all, "; "))
 }
 
 // explain prints what the policy would change in a bundle, writing nothing.
@@ -334,12 +363,20 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(w, "bundle:  %s\n", args.Bundle)
+	if c, _, err = keepOriginal(c); err != nil { // what create would confine
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	pol, desc, err := cfg.PolicyFor(appArmorHost, c.Spec.Annotations)
 	if err != nil {
 		fmt.Fprintf(w, "verdict: refused: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(w, "policy:  %s: %s\n", pol.Source, desc)
+	if err := podSecurityInputs(c, pol, args.Bundle, inv.Globals.Root); err != nil {
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	changes, err := pol.ApplyConfig(c.Spec)
 	if err != nil {
 		var pe *spec.Error
@@ -356,13 +393,8 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	for _, ch := range changes {
-		if note, ok := strings.CutPrefix(ch, "note: "); ok {
-			fmt.Fprintf(w, "note:    %s\n", note)
-		} else if warn, ok := strings.CutPrefix(ch, "warning: "); ok {
-			fmt.Fprintf(w, "warning: %s\n", warn)
-		} else {
-			fmt.Fprintf(w, "change:  %s\n", ch)
-		}
+		label := map[spec.Kind]string{spec.Changed: "change: ", spec.Note: "note:   ", spec.Warning: "warning:"}[ch.Kind]
+		fmt.Fprintf(w, "%s %s\n", label, ch)
 	}
 	if string(data) == string(c.Orig) {
 		fmt.Fprintln(w, "verdict: allowed; config.json already complies, it would not be rewritten")

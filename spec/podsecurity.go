@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,15 @@ type PodSecurity struct {
 	Level string   // baseline | restricted | off
 	Mode  string   // enforce | warn
 	Allow []string // check names exempted (from the node config or a rule)
+	// HooksAllow lists the hook executables the node trusts (absolute).
+	HooksAllow []string
+	// Bundle is the bundle directory: relative mount sources and root.path
+	// are relative to it, as runc and crun resolve them. Empty: the
+	// working directory (the runtime's default bundle).
+	Bundle string
+	// HostDirs are more host trees no mount may expose: secrun's own
+	// directories from the node config, the runtime's --root.
+	HostDirs []string
 }
 
 // Violation is one failed check: which, where in the spec, what value.
@@ -36,6 +46,7 @@ func (v Violation) String() string { return fmt.Sprintf("%s: %s = %s", v.Check, 
 var PSSChecks = []string{
 	"host-pid", "host-ipc", "host-network", "privileged", "capabilities", "host-path",
 	"proc-mount", "sysctls", "seccomp", "run-as-root", "privilege-escalation",
+	"host-mount", "hooks",
 }
 
 // Sysctls the Pod Security Standards call safe (namespaced, isolated).
@@ -46,21 +57,21 @@ var safeSysctls = []string{
 	"net.ipv4.tcp_keepalive_probes",
 }
 
-// Host paths a bind mount must not expose: the path, anything under it, and
-// any of its parents (mounting /var exposes /var/run/docker.sock).
-var sensitiveTrees = []string{
-	"/proc", "/sys", "/etc", "/dev", "/boot", "/root", "/var/lib/kubelet/pki",
-	"/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
-	"/var/run/containerd/containerd.sock", "/run/crio/crio.sock", "/var/run/crio/crio.sock",
+// Paths the runtimes' defaults mask (containerd, Docker, kubelet and
+// `runc spec` all list these): a list without them leaves the host's kernel
+// memory, keys and firmware readable, as an empty one does.
+var requiredMasked = []string{
+	"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+	"/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
 }
 
-// Directories whose subdirectories runtimes and kubelet themselves mount
-// into every pod (volumes, hosts files, shm): only the directory itself and
-// its parents are sensitive.
-var sensitiveDirs = []string{"/var/lib/kubelet", "/var/lib/containerd", "/var/lib/docker", "/run/containerd", "/var/run/containerd"}
+// Paths the runtimes' defaults make read-only: a writable /proc/sys sets
+// host-wide sysctls, /proc/sysrq-trigger reboots the host.
+var requiredReadonly = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
-// CheckPodSecurity returns the violations of level in s.
-func CheckPodSecurity(s *specs.Spec, level string) []Violation {
+// CheckPodSecurity returns the violations of ps.Level in s.
+func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
+	level := ps.Level
 	if level == PSSOff {
 		return nil
 	}
@@ -70,28 +81,15 @@ func CheckPodSecurity(s *specs.Spec, level string) []Violation {
 	if s.Linux != nil {
 		linux = *s.Linux
 	}
-	for _, ns := range []struct {
-		typ   specs.LinuxNamespaceType
-		check string
-	}{{specs.PIDNamespace, "host-pid"}, {specs.IPCNamespace, "host-ipc"}, {specs.NetworkNamespace, "host-network"}} {
-		i := slices.IndexFunc(linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == ns.typ })
-		switch {
-		case i < 0:
-			add(ns.check, "linux.namespaces", fmt.Sprintf("no %s namespace (shares the host's)", ns.typ))
-		case strings.HasPrefix(linux.Namespaces[i].Path, "/proc/1/"):
-			add(ns.check, "linux.namespaces", fmt.Sprintf("%s namespace path %s (the host's)", ns.typ, linux.Namespaces[i].Path))
-		}
-	}
+	namespaceViolations(linux.Namespaces, add)
 	if linux.Resources != nil {
-		for _, d := range linux.Resources.Devices {
-			if d.Allow && (d.Type == "" || d.Type == "a") && d.Major == nil && d.Minor == nil {
-				add("privileged", "linux.resources.devices", "allows every device")
+		for i, d := range linux.Resources.Devices {
+			if w := broadDevice(d); w != "" {
+				add("privileged", fmt.Sprintf("linux.resources.devices[%d]", i), w)
 			}
 		}
 	}
-	if len(linux.MaskedPaths) == 0 {
-		add("proc-mount", "linux.maskedPaths", "empty (/proc unmasked)")
-	}
+	procMountViolations(s.Mounts, &linux, add)
 	var asked []string
 	if c := s.Process.Capabilities; c != nil {
 		asked = c.Bounding
@@ -105,14 +103,14 @@ func CheckPodSecurity(s *specs.Spec, level string) []Violation {
 			add("capabilities", "process.capabilities.bounding", n)
 		}
 	}
-	for _, m := range s.Mounts {
-		if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
-			continue
-		}
-		if sensitiveHostPath(m.Source) {
-			add("host-path", "mounts", fmt.Sprintf("%s -> %s", m.Source, m.Destination))
-		}
+	bundle := ps.Bundle
+	if bundle == "" {
+		bundle, _ = os.Getwd()
 	}
+	h := hostPaths{bundle: bundle, extra: ps.HostDirs}
+	h.mountViolations(s.Mounts, add)
+	h.rootViolation(s.Root, add)
+	hookViolations(s.Hooks, ps.HooksAllow, add)
 	for k := range linux.Sysctl {
 		if !slices.Contains(safeSysctls, k) {
 			add("sysctls", "linux.sysctl", k)
@@ -133,40 +131,111 @@ func CheckPodSecurity(s *specs.Spec, level string) []Violation {
 	return v
 }
 
-func sensitiveHostPath(src string) bool {
-	src = filepath.Clean(src)
-	under := func(p, dir string) bool { return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/") }
-	for _, t := range sensitiveTrees {
-		if under(src, t) || under(t, src) {
-			return true
-		}
+// broadDevice says what a device cgroup rule opens that no ordinary
+// container needs: every device, or every block or character device (a
+// wildcard major with read or write access; Docker's "c *:* m" only lets
+// mknod run).
+func broadDevice(d specs.LinuxDeviceCgroup) string {
+	wild := func(n *int64) bool { return n == nil || *n < 0 }
+	if !d.Allow || !wild(d.Major) || (d.Access != "" && !strings.ContainsAny(d.Access, "rw")) {
+		return ""
 	}
-	for _, d := range sensitiveDirs {
-		if under(d, src) {
-			return true
+	switch d.Type {
+	case "", "a":
+		if wild(d.Minor) {
+			return "allows every device"
 		}
+		return "allows every device of any major number"
+	case "b":
+		return "allows every block device (the host's disks)"
+	case "c":
+		return "allows every character device"
 	}
-	return false
+	return ""
 }
 
-// podSecurityStep runs last, on the spec as the runtime will see it.
-func (p *Policy) podSecurityStep(s *specs.Spec) ([]string, error) {
+// procMountViolations: baseline's "proc-mount" check asks for the default
+// masking of /proc. A list that lacks the defaults, a second procfs or
+// sysfs mounted outside the masked paths, or a writable sysfs in the host's
+// user namespace all leave the host's kernel knobs open.
+func procMountViolations(mounts []specs.Mount, linux *specs.Linux, add func(check, field, value string)) {
+	covered := func(list []string, p string) bool {
+		return slices.ContainsFunc(list, func(e string) bool { return under(p, strings.TrimRight(e, "/")) && e != "" })
+	}
+	if len(linux.MaskedPaths) == 0 {
+		add("proc-mount", "linux.maskedPaths", "empty (/proc unmasked)")
+	} else {
+		var missing []string
+		for _, p := range requiredMasked {
+			if !covered(linux.MaskedPaths, p) {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			add("proc-mount", "linux.maskedPaths", "lacks "+strings.Join(missing, ", ")+" (the runtime default masks them)")
+		}
+	}
+	var missing []string
+	for _, p := range requiredReadonly {
+		if !covered(linux.ReadonlyPaths, p) && !covered(linux.MaskedPaths, p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		add("proc-mount", "linux.readonlyPaths", "lacks "+strings.Join(missing, ", ")+" (the runtime default makes them read-only)")
+	}
+	userns := slices.ContainsFunc(linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace })
+	for i, m := range mounts {
+		field := fmt.Sprintf("mounts[%d]", i)
+		dest := filepath.Clean("/" + m.Destination) // runtimes take a relative destination as under /
+		switch {
+		case m.Type == "proc" && dest != "/proc":
+			add("proc-mount", field, fmt.Sprintf("proc mounted at %s, outside the masked /proc", m.Destination))
+		case m.Type == "sysfs" && dest != "/sys":
+			add("proc-mount", field, fmt.Sprintf("sysfs mounted at %s, outside the masked /sys", m.Destination))
+		case m.Type == "sysfs" && !userns && !readOnly(m.Options):
+			add("proc-mount", field, "sysfs mounted read-write (the host's /sys/kernel knobs; add \"ro\")")
+		}
+	}
+}
+
+// readOnly: the last of "ro" and "rw" wins, as the runtimes parse options.
+func readOnly(opts []string) bool {
+	ro := false
+	for _, o := range opts {
+		switch o {
+		case "ro":
+			ro = true
+		case "rw":
+			ro = false
+		}
+	}
+	return ro
+}
+
+// podSecurity runs the Pod Security checks on the spec as the runtime will
+// see it; violations not exempted refuse the spec, or in warn mode become a
+// Warning.
+type podSecurity struct{ p *Policy }
+
+func (m podSecurity) Modify(s *specs.Spec) ([]Change, error) {
+	p := m.p
 	ps := p.PodSecurity
 	if ps.Level == "" || ps.Level == PSSOff {
 		return nil, nil
 	}
 	var failed []string
-	for _, v := range CheckPodSecurity(s, ps.Level) {
+	for _, v := range CheckPodSecurity(s, ps) {
 		if !slices.Contains(ps.Allow, v.Check) {
 			failed = append(failed, v.String())
 		}
 	}
 	if len(failed) == 0 {
-		return []string{fmt.Sprintf("note: podsecurity: %s checks pass", ps.Level)}, nil
+		return []Change{note("podsecurity", "%s checks pass", ps.Level)}, nil
 	}
 	msg := fmt.Sprintf("pod security level %q: %s (to allow a check for this workload, list its name in [podsecurity] allow of a rule in %s)", ps.Level, strings.Join(failed, "; "), p.Source)
 	if ps.Mode == "warn" {
-		return []string{"warning: " + msg}, nil
+		return []Change{{Step: "podsecurity", Kind: Warning, Msg: msg}}, nil
 	}
 	return nil, refuse("%s", msg)
 }

@@ -69,10 +69,13 @@ func podSpec(tb testing.TB, kb int, withProfile bool) []byte {
 			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace},
-				{Type: specs.IPCNamespace, Path: "/proc/4242/ns/ipc"},
-				{Type: specs.UTSNamespace, Path: "/proc/4242/ns/uts"},
+				// CRI joins the sandbox's namespaces by path; the Pod Security
+				// checks stat such paths and refuse one that does not exist,
+				// so the benchmark's spec makes new ones.
+				{Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace},
 				{Type: specs.MountNamespace},
-				{Type: specs.NetworkNamespace, Path: "/proc/4242/ns/net"},
+				{Type: specs.NetworkNamespace},
 			},
 			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},

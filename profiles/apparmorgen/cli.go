@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/opencontainers/runc/libcontainer/apparmor"
-
 	"github.com/secrun/secrun/profiles"
 )
 
@@ -186,11 +184,7 @@ func readPolicy(file string) ([]byte, error) {
 // unsupportedReason says which of AppArmorHost.Supported's conditions
 // failed.
 func (c *cli) unsupportedReason() string {
-	enabled := apparmor.IsEnabled
-	if c.host.KernelEnabled != nil {
-		enabled = c.host.KernelEnabled
-	}
-	if !enabled() {
+	if !c.host.KernelSupports() {
 		return "this host does not support AppArmor (the kernel does not have it enabled)"
 	}
 	if c.host.Parser == "" {

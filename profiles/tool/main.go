@@ -33,7 +33,9 @@ Commands:
         resolved by libseccomp for every architecture, duplicate and
         conflicting rules, and the filter compiled to BPF.
   diff [--caps LIST] A B
-        What each profile allows that the other does not.
+        What each profile allows that the other does not; A or B may be a
+        built-in level by name (runtime-default): a profile that allows what
+        it denies is flagged LOOSER.
   merge [--caps LIST] [--output FILE] A B...
         Union of what allowlist profiles allow (e.g. recordings of replicas).
   show [--caps LIST] [--profiles-dir DIR] NAME
