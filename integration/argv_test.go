@@ -195,6 +195,22 @@ func TestArgvExecForms(t *testing.T) {
 					checkRefused(t, err, out.String(), log, want)
 				})
 			}
+			// An allowed --cap in the argument form: runc adds it to the
+			// container's sets, crun gives the process that capability
+			// alone; either way within the container's, with no_new_privs.
+			cmd := exec.Command(secrun, append(g, "exec", "--cap", "CAP_CHOWN", id, "probe", "status")...)
+			cmd.Env = e.environ()
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("exec --cap CAP_CHOWN: %v (log.json: %s)", err, lastError(t, log))
+			}
+			want := capMask(t, profiles.Baseline)
+			if kind(rt) == "crun" {
+				want = capMask(t, []string{"CAP_CHOWN"})
+			}
+			if got := fields(string(out)); got["NoNewPrivs"] != "1" || got["CapEff"] != want || got["Seccomp"] != "2" {
+				t.Errorf("exec --cap CAP_CHOWN: NoNewPrivs %q CapEff %q Seccomp %q, want 1 %s 2", got["NoNewPrivs"], got["CapEff"], got["Seccomp"], want)
+			}
 		})
 	}
 }

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -79,14 +80,9 @@ func cachedVersion(path string) string {
 
 // probeVersion returns the first line of `path --version`.
 func probeVersion(path string) string {
-	cmd := runtimeCommand(path, Globals{}, "--version")
-	t := time.AfterFunc(5*time.Second, func() {
-		if cmd.Process != nil {
-			cmd.Process.Kill()
-		}
-	})
-	defer t.Stop()
-	out, err := cmd.Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := runtimeCommand(ctx, path, Globals{}, "--version").Output()
 	if err != nil {
 		return ""
 	}
