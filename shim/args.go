@@ -170,14 +170,14 @@ func parseFor(runtime string, inv *Invocation, cwd string) (*CmdArgs, error) {
 // word of argv is create, run, restore or exec, the line is read as the
 // runtime reads it, and refused if that makes it one of these.
 func checkPassthrough(runtime string, inv *Invocation) error {
-	if !slices.ContainsFunc(inv.Argv[1:], Confining) {
+	if !slices.ContainsFunc(inv.Argv[1:], confining) {
 		return nil
 	}
 	l, err := readLine(dialectsFor(runtime), inv.Argv, "/", globalOnly)
 	if err != nil {
 		return fmt.Errorf("command line refused: %w", err)
 	}
-	if Confining(l.Command) {
+	if confining(l.Command) {
 		return fmt.Errorf("%s refused: secrun read the subcommand as %q; write the global options in full (--root DIR, --log FILE)", l.Command, inv.Command)
 	}
 	return nil

@@ -60,9 +60,9 @@ func (d dialect) options(table []option, args []string, re reorder) ([]setting, 
 	return goFlags(d.name, table, re.apply(table, args))
 }
 
-// Confining reports whether the runtime creates a container or a process
+// confining reports whether the runtime creates a container or a process
 // for the subcommand: secrun applies the policy to these only.
-func Confining(cmd string) bool {
+func confining(cmd string) bool {
 	return cmd == "create" || cmd == "run" || cmd == "restore" || cmd == "exec"
 }
 
@@ -109,7 +109,7 @@ func (d dialect) read(argv []string, how depth) (*reading, error) {
 		return r, nil
 	}
 	r.Command, r.CmdIndex = rest[0], len(argv)-len(rest)
-	if !Confining(r.Command) || how == globalOnly {
+	if !confining(r.Command) || how == globalOnly {
 		return r, nil
 	}
 	re := d.reorder
@@ -237,7 +237,7 @@ func readLine(ds []dialect, argv []string, cwd string, how depth) (*cmdLine, err
 		l.Runtime = "a runtime secrun does not know"
 		l.Crun = false
 	}
-	if !Confining(r.Command) || how == globalOnly {
+	if !confining(r.Command) || how == globalOnly {
 		return l, nil
 	}
 	l.Args, err = resolve(r.Cmd, cwd, ds[0].crun)
