@@ -87,6 +87,10 @@ func passthrough(inv *Invocation, log *logger) int {
 		log.Error(err.Error())
 		return 1
 	}
+	if err := checkPassthrough(path, inv); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
 	log.Error(execRuntime(path, inv.Argv).Error())
 	return 1
 }
@@ -126,7 +130,7 @@ func confine(inv *Invocation, log *logger, step policyStep) int {
 	if err != nil {
 		return fail(err)
 	}
-	args, err := ParseCmd(inv.Command, inv.Args, getwd())
+	args, err := parseFor(runtime, inv, getwd())
 	if err != nil {
 		return fail(err)
 	}
@@ -273,8 +277,8 @@ func execPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs
 		}
 	}
 	if args.Process == "" {
-		// runc builds the process from the container's (confined) config.
-		return nil
+		// The runtime builds the process: see argForm.
+		return argForm(inv, args, pol.NoNewPrivileges || (container != nil && container.NoNewPrivileges))
 	}
 	p, err := spec.LoadProcess(args.Process)
 	if err != nil {
