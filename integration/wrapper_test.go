@@ -284,7 +284,7 @@ func TestExplainWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"capabilities.bounding: dropped CAP_NET_RAW", "noNewPrivileges: set", "seccomp: added runtime-default", "would be rewritten"} {
+	for _, want := range []string{"capabilities: bounding: dropped CAP_NET_RAW", "noNewPrivileges: set", "seccomp: added runtime-default", "would be rewritten"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
 		}
