@@ -122,6 +122,8 @@ type CmdArgs struct {
 	// AppArmor is exec --apparmor; LSM is restore --lsm-profile.
 	AppArmor, LSM string
 	ID            string
+	// User is exec --user UID[:GID] when given.
+	User string
 	// NoNewPrivs is exec --no-new-privs[=BOOL] when given.
 	NoNewPrivs *bool
 	// Runtime names the rules argv was read by; OptIndex is the argv index

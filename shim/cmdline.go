@@ -81,6 +81,7 @@ type rawCmd struct {
 	BundleSet, ConfigSet    bool
 	Caps                    []string
 	AppArmor, LSM, ID       string
+	User                    string
 	NoNewPrivs              *bool
 	Positional              int
 }
@@ -135,6 +136,8 @@ func (d dialect) read(argv []string, how depth) (*reading, error) {
 			c.AppArmor = s.value
 		case keyLSM:
 			c.LSM = s.value
+		case keyUser:
+			c.User = s.value
 		case keyNNP:
 			v := true
 			if s.hasValue {
@@ -246,7 +249,7 @@ func readLine(ds []dialect, argv []string, cwd string, how depth) (*cmdLine, err
 
 // resolve turns the paths into the absolute ones the runtime opens.
 func resolve(c rawCmd, cwd string, crun bool) (*CmdArgs, error) {
-	a := &CmdArgs{Caps: c.Caps, AppArmor: c.AppArmor, LSM: c.LSM, ID: c.ID, NoNewPrivs: c.NoNewPrivs}
+	a := &CmdArgs{Caps: c.Caps, AppArmor: c.AppArmor, LSM: c.LSM, ID: c.ID, User: c.User, NoNewPrivs: c.NoNewPrivs}
 	var err error
 	a.Bundle = cwd
 	if c.BundleSet {

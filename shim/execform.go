@@ -3,6 +3,8 @@ package shim
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // exec's argument form (no --process) has the runtime build the process:
@@ -38,4 +40,16 @@ func argForm(inv *Invocation, args *CmdArgs, wantNNP bool) error {
 	}
 	inv.Argv = slices.Insert(slices.Clone(inv.Argv), args.OptIndex, "--no-new-privs")
 	return nil
+}
+
+// execUID reads the UID of exec --user UID[:GID] as runc and crun do
+// (decimal; runc uses strconv.Atoi, crun strtol): a value secrun cannot
+// read as a number is refused rather than guessed.
+func execUID(user string) (uint32, error) {
+	u, _, _ := strings.Cut(user, ":")
+	n, err := strconv.ParseUint(u, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("--user %q: secrun reads only a decimal UID[:GID] here (write --user 1000:1000)", user)
+	}
+	return uint32(n), nil
 }

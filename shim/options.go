@@ -42,6 +42,7 @@ const (
 	keyLSM     = "lsm-profile"
 	keyNNP     = "no-new-privs"
 	keyRoot    = "root"
+	keyUser    = "user"
 )
 
 // urfave/cli adds help to the app and to every command.

@@ -278,6 +278,15 @@ func execPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs
 	}
 	if args.Process == "" {
 		// The runtime builds the process: see argForm.
+		if args.User != "" {
+			uid, err := execUID(args.User)
+			if err != nil {
+				return fmt.Errorf("exec %s refused: %w", args.ID, err)
+			}
+			if err := pol.CheckExecUser(uid); err != nil {
+				return fmt.Errorf("exec %s refused by policy: %w", args.ID, err)
+			}
+		}
 		return argForm(inv, args, pol.NoNewPrivileges || (container != nil && container.NoNewPrivileges))
 	}
 	p, err := spec.LoadProcess(args.Process)

@@ -36,7 +36,7 @@ func (p *Policy) RecordingModifiers() []Modifier {
 // ExecModifiers confine a process exec'd into a running container whose
 // confined process is container (nil when unknown): at most the
 // container's capabilities, no-new-privileges, the container's AppArmor
-// profile. Seccomp needs no step: the runtime applies the container's
+// profile, and under restricted Pod Security not as root. Seccomp needs no step: the runtime applies the container's
 // filter to every process it execs into it.
 func (p *Policy) ExecModifiers(container *specs.Process) []Modifier {
 	limit := (*specs.LinuxCapabilities)(nil)
@@ -46,7 +46,7 @@ func (p *Policy) ExecModifiers(container *specs.Process) []Modifier {
 			limit = &specs.LinuxCapabilities{}
 		}
 	}
-	return []Modifier{capabilities{p, limit}, noNewPrivileges{p}, execAppArmor{p, container}}
+	return []Modifier{capabilities{p, limit}, noNewPrivileges{p}, execAppArmor{p, container}, execPodSecurity{p}}
 }
 
 // Apply runs modifiers in order on s; the first refusal stops it.

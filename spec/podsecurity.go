@@ -239,3 +239,26 @@ func (m podSecurity) Modify(s *specs.Spec) ([]Change, error) {
 	}
 	return nil, refuse("%s", msg)
 }
+
+// execPodSecurity holds an exec'd process to the Pod Security checks that
+// are about a process rather than the container's shape: under restricted,
+// no process runs as root (`exec --user 0`, or a process file with uid 0).
+type execPodSecurity struct{ p *Policy }
+
+func (m execPodSecurity) Modify(s *specs.Spec) ([]Change, error) {
+	ps := m.p.PodSecurity
+	if ps.Level != PSSRestricted || slices.Contains(ps.Allow, "run-as-root") || s.Process.User.UID != 0 {
+		return nil, nil
+	}
+	msg := fmt.Sprintf("pod security level %q: run-as-root: the exec'd process runs as uid 0 (to allow it for this workload, list \"run-as-root\" in [podsecurity] allow of a rule in %s)", ps.Level, m.p.Source)
+	if ps.Mode == "warn" {
+		return []Change{{Step: "podsecurity", Kind: Warning, Msg: msg}}, nil
+	}
+	return nil, refuse("%s", msg)
+}
+
+// CheckExecUser holds an exec's --user to the same check as a process file.
+func (p *Policy) CheckExecUser(uid uint32) error {
+	_, err := (execPodSecurity{p}).Modify(&specs.Spec{Process: &specs.Process{User: specs.User{UID: uid}}})
+	return err
+}
