@@ -101,15 +101,24 @@ func (d dialect) read(argv []string, how depth) (*reading, error) {
 	if err != nil {
 		return nil, err
 	}
+	noCgroups := false
 	for _, s := range sets {
 		if s.opt.key == keyRoot {
 			r.Root, r.RootSet = s.value, true
+		}
+		// crun's --cgroup-manager=disabled runs the container without a
+		// device cgroup: every host device node it can make is open to it.
+		if s.opt.key == "cgroup-manager" && s.value == "disabled" {
+			noCgroups = true
 		}
 	}
 	if len(rest) == 0 {
 		return r, nil
 	}
 	r.Command, r.CmdIndex = rest[0], len(argv)-len(rest)
+	if noCgroups && confining(r.Command) {
+		return nil, fmt.Errorf("--cgroup-manager=disabled is refused by secrun's policy: without cgroups the container has no device cgroup (use cgroupfs or systemd)")
+	}
 	if !confining(r.Command) || how == globalOnly {
 		return r, nil
 	}

@@ -91,6 +91,10 @@ func passthrough(inv *Invocation, log *logger) int {
 		log.Error(err.Error())
 		return 1
 	}
+	if err := checkUpdate(inv.Argv); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
 	log.Error(execRuntime(path, inv.Argv).Error())
 	return 1
 }

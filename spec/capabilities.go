@@ -23,7 +23,10 @@ func (m capabilities) Modify(s *specs.Spec) ([]Change, error) {
 	p := m.p
 	c := s.Process.Capabilities
 	if c == nil {
-		return nil, nil
+		// Absent or null: runc 1.1 and crun drop every capability, runc
+		// 1.2+ keeps every one it has. Empty sets mean none to all three.
+		s.Process.Capabilities = &specs.LinuxCapabilities{}
+		return []Change{changed("capabilities", "none given: written as empty sets, which every runtime reads as no capabilities")}, nil
 	}
 	sets := []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient}
 	names := []string{"bounding", "effective", "permitted", "inheritable", "ambient"}

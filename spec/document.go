@@ -91,14 +91,16 @@ func LoadProcess(path string) (*Process, error) {
 // decode checks that data has one reading (strict.go) and decodes it into
 // v, a pointer to a runtime-spec type, with encoding/json v2's rules: exact
 // names, no duplicates, valid UTF-8, integers in range.
-func decode(data []byte, v any) error {
+func decode(data []byte, v any) error { return decodeAs(data, v, reflect.TypeOf(v).Elem()) }
+
+func decodeAs(data []byte, v any, schema reflect.Type) error {
 	if first := bytes.TrimLeft(data, " \t\r\n"); len(first) == 0 || first[0] != '{' {
 		if json.Unmarshal(data, new(any)) != nil {
 			return describe(data, json.Unmarshal(data, new(any)))
 		}
 		return fmt.Errorf("is %s, expected an object", kindName(first[0]))
 	}
-	if err := checkOneReading(data, reflect.TypeOf(v).Elem()); err != nil {
+	if err := checkOneReading(data, schema); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {

@@ -46,7 +46,7 @@ func (v Violation) String() string { return fmt.Sprintf("%s: %s = %s", v.Check, 
 var PSSChecks = []string{
 	"host-pid", "host-ipc", "host-network", "privileged", "capabilities", "host-path",
 	"proc-mount", "sysctls", "seccomp", "run-as-root", "privilege-escalation",
-	"host-mount", "hooks",
+	"host-mount", "hooks", "devices", "scheduling",
 }
 
 // Sysctls the Pod Security Standards call safe (namespaced, isolated).
@@ -82,13 +82,9 @@ func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
 		linux = *s.Linux
 	}
 	namespaceViolations(linux.Namespaces, add)
-	if linux.Resources != nil {
-		for i, d := range linux.Resources.Devices {
-			if w := broadDevice(d); w != "" {
-				add("privileged", fmt.Sprintf("linux.resources.devices[%d]", i), w)
-			}
-		}
-	}
+	deviceViolations(&linux, add)
+	netDeviceViolations(&linux, add)
+	schedulingViolations(s.Process, add)
 	procMountViolations(s.Mounts, &linux, add)
 	var asked []string
 	if c := s.Process.Capabilities; c != nil {
@@ -131,28 +127,6 @@ func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
 	return v
 }
 
-// broadDevice says what a device cgroup rule opens that no ordinary
-// container needs: every device, or every block or character device (a
-// wildcard major with read or write access; Docker's "c *:* m" only lets
-// mknod run).
-func broadDevice(d specs.LinuxDeviceCgroup) string {
-	wild := func(n *int64) bool { return n == nil || *n < 0 }
-	if !d.Allow || !wild(d.Major) || (d.Access != "" && !strings.ContainsAny(d.Access, "rw")) {
-		return ""
-	}
-	switch d.Type {
-	case "", "a":
-		if wild(d.Minor) {
-			return "allows every device"
-		}
-		return "allows every device of any major number"
-	case "b":
-		return "allows every block device (the host's disks)"
-	case "c":
-		return "allows every character device"
-	}
-	return ""
-}
 
 // procMountViolations: baseline's "proc-mount" check asks for the default
 // masking of /proc. A list that lacks the defaults, a second procfs or
