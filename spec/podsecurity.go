@@ -127,7 +127,6 @@ func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
 	return v
 }
 
-
 // procMountViolations: baseline's "proc-mount" check asks for the default
 // masking of /proc. A list that lacks the defaults, a second procfs or
 // sysfs mounted outside the masked paths, or a writable sysfs in the host's
