@@ -14,8 +14,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/secrun/secrun/spec"
+	"github.com/secrun/secrun/internal/atomicfile"
 )
 
 // Summary is what `secrun findings summarize` reports.
@@ -117,7 +116,7 @@ func FindingsMain(args []string, stdout, stderr io.Writer) int {
 	if *profileOut != "" {
 		data, err := json.MarshalIndent(PatchProfile(sum), "", "  ")
 		if err == nil {
-			err = spec.WriteAtomic(*profileOut, append(data, '\n'), 0o644)
+			err = atomicfile.Write(*profileOut, append(data, '\n'), 0o644)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "secrun findings summarize: %v\n", err)

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/secrun/secrun/config"
+	"github.com/secrun/secrun/internal/atomicfile"
 	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/spec"
 )
@@ -225,12 +226,12 @@ loop:
 			fmt.Fprintf(stderr, "secrun record: incomplete: %s\n", p)
 		}
 		partial := *output + ".partial"
-		if err := spec.WriteAtomic(partial, data, 0o644); err != nil {
+		if err := atomicfile.Write(partial, data, 0o644); err != nil {
 			return fail("%v", err)
 		}
 		return fail("the recording may have missed calls: no profile written to %s (what was recorded is in %s, for inspection only)", *output, partial)
 	}
-	if err := spec.WriteAtomic(*output, data, 0o644); err != nil {
+	if err := atomicfile.Write(*output, data, 0o644); err != nil {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(stderr, "secrun record: wrote %s: %d syscalls allowed (%d recorded, %d added for the runtime: %s)\n",

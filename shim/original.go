@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/secrun/secrun/internal/atomicfile"
 	"github.com/secrun/secrun/spec"
 )
 
@@ -92,11 +93,11 @@ func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 // or refused, never confined from the wrong original.
 func (o *original) save(cfg *spec.Config, data []byte) error {
 	if o.orig != nil {
-		if err := spec.WriteAtomic(o.path+origSuffix, o.orig, 0o600); err != nil {
+		if err := atomicfile.Write(o.path+origSuffix, o.orig, 0o600); err != nil {
 			return err
 		}
 	}
-	if err := spec.WriteAtomic(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
 		return err
 	}
 	if !o.used {
@@ -106,7 +107,7 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 	if cur, err := os.ReadFile(o.path); err == nil && bytes.Equal(cur, data) {
 		return nil
 	}
-	return spec.WriteAtomic(o.path, data, o.mode)
+	return atomicfile.Write(o.path, data, o.mode)
 }
 
 // readKept reads a file secrun keeps beside config.json, refusing one it

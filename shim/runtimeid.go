@@ -65,15 +65,12 @@ func cachedVersion(path string) string {
 		fmt.Fprintf(h, "\x00%d\x00%d\x00%d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
 	}
 	cache := filepath.Join(featuresCache, fmt.Sprintf("%016x.version", h.Sum64()))
-	if b, err := os.ReadFile(cache); err == nil {
-		return string(b)
+	if v, ok := readCache(cache); ok && v != "" {
+		return v
 	}
 	line := probeVersion(path)
-	if line != "" && os.MkdirAll(featuresCache, 0o700) == nil {
-		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
-		if os.WriteFile(tmp, []byte(line), 0o600) == nil {
-			os.Rename(tmp, cache)
-		}
+	if line != "" {
+		writeCache(cache, line)
 	}
 	return line
 }

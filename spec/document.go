@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/secrun/secrun/internal/atomicfile"
 )
 
 // File is a spec document on disk: a bundle's config.json, or the process
@@ -175,5 +176,5 @@ func (f *File) Save(data []byte) (bool, error) {
 	if bytes.Equal(data, f.Orig) {
 		return false, nil
 	}
-	return true, WriteAtomic(f.Path, data, f.mode)
+	return true, atomicfile.Write(f.Path, data, f.mode)
 }
