@@ -141,13 +141,7 @@ func TestArgvExecForms(t *testing.T) {
 			e := newEnv(t, rt)
 			b := newBundle(t, "probe", "sleep", "60")
 			id := "argv-exec-" + rt.Name
-			if _, err := e.Create(t, b, id); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-			if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-				t.Fatalf("start: %v %s", err, out)
-			}
+			e.Started(t, b, id)
 			log := filepath.Join(b.Dir, "log.json")
 			// A process file as a caller could write it: the stock
 			// capabilities, no no-new-privileges.

@@ -22,13 +22,7 @@ func TestExecAsRootRestricted(t *testing.T) {
 			proc["capabilities"] = map[string]any{"bounding": []string{"CAP_NET_BIND_SERVICE"}, "effective": []string{}, "permitted": []string{}}
 			b.Save(t)
 			id := "execroot-" + rt.Name
-			if _, err := e.Create(t, b, id); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-			if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-				t.Fatalf("start: %v %s", err, out)
-			}
+			e.Started(t, b, id)
 			// The contrast: as the container's user, exec works.
 			if out, err := e.Cmd(b.Dir, "exec", "--user", "1000:1000", id, "probe", "status").CombinedOutput(); err != nil {
 				t.Fatalf("exec as 1000: %v %s", err, out)

@@ -143,13 +143,7 @@ func TestReviewExecNoNewPrivs(t *testing.T) {
 			e := newEnv(t, rt)
 			b := newBundle(t, "probe", "sleep", "60")
 			id := "rv-nnp-" + strings.ReplaceAll(rt.Name, ".", "")
-			if _, err := e.Create(t, b, id); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-			if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-				t.Fatalf("start: %v %s", err, out)
-			}
+			e.Started(t, b, id)
 			forms := [][]string{{"exec", id, "probe", "status"}}
 			if strings.HasPrefix(rt.Name, "runc") {
 				forms = append(forms, []string{"exec", "--no-new-privs=false", id, "probe", "status"})
@@ -288,13 +282,7 @@ func TestReviewUpdateDevices(t *testing.T) {
 			e := newEnv(t, rt)
 			b := newBundle(t, "probe", "sleep", "60")
 			id := "rv-upd-" + strings.ReplaceAll(rt.Name, ".", "")
-			if _, err := e.Create(t, b, id); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-			if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-				t.Fatalf("start: %v %s", err, out)
-			}
+			e.Started(t, b, id)
 			upd := e.Cmd(b.Dir, "update", "--resources=-", id)
 			upd.Stdin = strings.NewReader(`{"devices":[{"allow":true,"access":"rwm"}]}`)
 			if upd.Run() != nil {
@@ -340,13 +328,7 @@ func TestReviewCrunAttachedFlags(t *testing.T) {
 
 	b := newBundle(t, "probe", "sleep", "60")
 	id := "rv-attached-exec"
-	if _, err := e.Create(t, b, id); err != nil {
-		t.Fatal(err)
-	}
-	defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-	if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-		t.Fatalf("start: %v %s", err, out)
-	}
+	e.Started(t, b, id)
 	procFile := filepath.Join(t.TempDir(), "process.json")
 	p := map[string]any{"args": []string{"probe", "status"}, "cwd": "/", "env": []string{"PATH=/bin"}, "user": map[string]int{"uid": 0, "gid": 0},
 		"capabilities": map[string]any{"bounding": admin, "effective": admin, "permitted": admin}}
