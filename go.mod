@@ -3,7 +3,8 @@ module github.com/secrun/secrun
 go 1.26
 
 require (
-	github.com/BurntSushi/toml v1.6.0
+	github.com/aymanbagabas/go-udiff v0.4.1
+	github.com/elastic/go-libaudit/v2 v2.6.2
 	github.com/go-json-experiment/json v1.27.2
 	github.com/moby/profiles/seccomp v0.3.0
 	github.com/moby/sys/capability v0.5.0

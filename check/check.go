@@ -13,11 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/secrun/secrun/config"
+	cc "github.com/secrun/secrun/internal/containerdconfig"
 	"github.com/secrun/secrun/profiles"
 	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/shim"
@@ -150,6 +149,9 @@ func profilesDirChecks(r *report, dir string) {
 		if strings.HasSuffix(e.Name(), ".json") {
 			c := config.Default()
 			c.ProfilesDir, c.Seccomp.Profile = dir, strings.TrimSuffix(e.Name(), ".json")
+			// The file as written: in use it is merged with runtime-default,
+			// which would hide a misspelt name instead of reporting it.
+			c.Seccomp.AllowLooser = true
 			pol, err := c.Policy(nil)
 			var resolved *specs.LinuxSeccomp
 			if err == nil {
@@ -257,56 +259,56 @@ func selfChecks(r *report) {
 	r.ok("secrun binary: %s (tools: %s)", wrapper, tools)
 }
 
-// containerdChecks looks for the runtime entry in the containerd config and
-// the files it imports, for both config versions.
+// containerdChecks looks for the runtime entry in the config containerd
+// builds from its config file and the files it imports (the loader secrun
+// setup uses, with containerd's import and merge rules).
 func containerdChecks(r *report, path, name string) {
-	files := []string{path}
-	var top struct {
-		Version int      `toml:"version"`
-		Imports []string `toml:"imports"`
-	}
-	if _, err := toml.DecodeFile(path, &top); err != nil {
-		r.fail("containerd: %s: %v (register secrun with `secrun setup containerd`)", path, err)
+	text, err := os.ReadFile(path)
+	if err != nil {
+		r.fail("containerd: %v (register secrun with `secrun setup containerd`)", err)
 		return
 	}
-	for _, imp := range top.Imports {
-		if !filepath.IsAbs(imp) {
-			imp = filepath.Join(filepath.Dir(path), imp)
-		}
-		m, _ := filepath.Glob(imp)
-		files = append(files, m...)
-	}
-	plugin := map[int]string{2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}[top.Version]
-	if plugin == "" {
-		r.fail("containerd: %s: config version %d is not supported (migrate with `containerd config migrate`)", path, top.Version)
+	main, err := cc.Parse(path, string(text))
+	if err != nil {
+		r.fail("containerd: %v", err)
 		return
 	}
-	for _, f := range files {
-		var doc map[string]any
-		if _, err := toml.DecodeFile(f, &doc); err != nil {
-			r.fail("containerd: %s: %v", f, err)
-			return
-		}
-		entry := dig(doc, "plugins", plugin, "containerd", "runtimes", name)
-		if entry == nil {
-			continue
-		}
-		bin, _ := dig(entry, "options", "BinaryName").(string)
-		self, _ := shim.WrapperPath()
-		switch {
-		case bin == "":
-			r.fail("containerd: %s: runtime %q has no options.BinaryName", f, name)
-		case !same(bin, self):
-			r.warn("containerd: %s: runtime %q runs %s, not this secrun (%s)", f, name, bin, self)
-		default:
-			r.ok("containerd: %s: runtime %q runs %s", f, name, bin)
-		}
-		if ann, _ := dig(entry, "pod_annotations").([]any); !containsAny(ann, "secrun.io/*") {
-			r.warn("containerd: runtime %q lacks pod_annotations = [\"secrun.io/*\"]: pods cannot pick profiles", name)
-		}
+	if main.Version != 2 && main.Version != 3 {
+		r.fail("containerd: %s: config version %d is not supported (migrate with `containerd config migrate`)", path, main.Version)
 		return
 	}
-	r.fail("containerd: no runtime %q in %s or its imports (run `secrun setup containerd`)", name, path)
+	set, err := cc.Load(main, cc.Options{})
+	if err != nil {
+		r.fail("containerd: %v", err)
+		return
+	}
+	for _, m := range set.Missing {
+		r.fail("containerd: %s", m)
+	}
+	for _, n := range set.Notes {
+		r.warn("containerd: %s", n)
+	}
+	rt := append(cc.ContainerdTable(main.Version), "runtimes", name)
+	entry, _ := cc.Lookup(set.Merged(), rt...)
+	if entry == nil {
+		r.fail("containerd: no runtime %q in %s or its imports (run `secrun setup containerd`)", name, path)
+		return
+	}
+	from := set.Defining(rt...)
+	f := from[len(from)-1]
+	bin, _ := dig(entry, "options", "BinaryName").(string)
+	self, _ := shim.WrapperPath()
+	switch {
+	case bin == "":
+		r.fail("containerd: %s: runtime %q has no options.BinaryName", f, name)
+	case !same(bin, self):
+		r.warn("containerd: %s: runtime %q runs %s, not this secrun (%s)", f, name, bin, self)
+	default:
+		r.ok("containerd: %s: runtime %q runs %s", f, name, bin)
+	}
+	if ann, _ := dig(entry, "pod_annotations").([]any); !containsAny(ann, "secrun.io/*") {
+		r.warn("containerd: runtime %q lacks pod_annotations = [\"secrun.io/*\"]: pods cannot pick profiles", name)
+	}
 }
 
 func dig(v any, keys ...string) any {

@@ -62,6 +62,24 @@ func TestCheck(t *testing.T) {
 	}
 	os.Chmod(cfg, 0o644)
 
+	// containerd's rules: a later import overrides the entry (last one wins)
+	os.WriteFile(filepath.Join(dir, "conf.d/zz.toml"), []byte(`version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.secrun.options]
+  BinaryName = "/elsewhere/secrun"
+`), 0o644)
+	out, _ = run(t, "--containerd-config", ctrd)
+	if !strings.Contains(out, "zz.toml: runtime \"secrun\" runs /elsewhere/secrun, not this secrun") {
+		t.Errorf("later import overriding the entry:\n%s", out)
+	}
+	os.Remove(filepath.Join(dir, "conf.d/zz.toml"))
+	// an import that does not exist stops containerd
+	os.WriteFile(ctrd, []byte("version = 2\nimports = [\"conf.d/*.toml\", \"gone.toml\"]\n"), 0o644)
+	out, code = run(t, "--containerd-config", ctrd)
+	if code != 1 || !strings.Contains(out, "FAIL  containerd: "+ctrd+" imports "+filepath.Join(dir, "gone.toml")+", which does not exist") {
+		t.Errorf("missing import: exit %d\n%s", code, out)
+	}
+	os.WriteFile(ctrd, []byte("version = 2\nimports = [\"conf.d/*.toml\"]\n"), 0o644)
+
 	os.Remove(filepath.Join(dir, "conf.d/secrun.toml"))
 	out, code = run(t, "--containerd-config", ctrd)
 	if code != 1 || !strings.Contains(out, "FAIL  containerd: no runtime \"secrun\"") {

@@ -1,11 +1,8 @@
 // Package config reads secrun's node configuration (TOML) and resolves it
 // into the policy the spec modifiers apply.
 //
-// It reads TOML with go-toml/v2, not BurntSushi/toml (which the tools use
-// to edit containerd's config): the node config is read on every create,
-// in a process that lives milliseconds, and BurntSushi's package
-// initialiser alone (it loads the local time zone) costs about as much as
-// go-toml's whole decode there.
+// It reads TOML with go-toml/v2, the project's one TOML library (the tools
+// use it too, to edit containerd's config).
 package config
 
 import (
@@ -61,6 +58,11 @@ type SeccompConfig struct {
 	// Docker does) or "native": smaller filters, compiled several times
 	// faster by runc, but 32-bit binaries in containers stop working.
 	Architectures string `toml:"architectures"`
+	// AllowLooser lets a profile file allow what runtime-default denies.
+	// Without it every profile file (a recording, the node's, a pod's pick)
+	// is used merged with runtime-default for the container's capabilities.
+	// Only a rule pinned to one namespace may set it.
+	AllowLooser bool `toml:"allow_looser_than_default"`
 }
 
 type CapConfig struct {
@@ -260,6 +262,9 @@ func (c *Config) validate() error {
 	}
 	if err := oneOf("seccomp.architectures", c.Seccomp.Architectures, "all", "native"); err != nil {
 		return err
+	}
+	if c.Seccomp.AllowLooser {
+		return fmt.Errorf("seccomp.allow_looser_than_default: allowed only in a [[rules]] entry with namespace set to one namespace (no glob): it lets a profile allow what runtime-default denies")
 	}
 	if err := oneOf("capabilities.on_violation", c.Capabilities.OnViolation, "refuse", "drop"); err != nil {
 		return err

@@ -45,6 +45,9 @@ func (c *Config) loosens(r *Rule) []string {
 			why = append(why, fmt.Sprintf("lowers the seccomp profile to %q", e.Seccomp.Profile))
 		}
 	}
+	if e.Seccomp.AllowLooser && !c.Seccomp.AllowLooser {
+		why = append(why, "sets seccomp.allow_looser_than_default")
+	}
 	if rank(modeRank, e.Seccomp.Mode) < rank(modeRank, c.Seccomp.Mode) {
 		why = append(why, fmt.Sprintf("sets seccomp mode %q", e.Seccomp.Mode))
 	}

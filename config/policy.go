@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -17,6 +18,12 @@ import (
 // Policy resolves the config into what the spec modifiers enforce. The
 // AppArmor host probe runs only here, on the create/exec path.
 func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
+	p, _, err := c.policy(aa)
+	return p, err
+}
+
+// policy is Policy, and the notes its profile resolvers add to.
+func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]string, error) {
 	src := c.Path
 	switch {
 	case src == "":
@@ -26,7 +33,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	}
 	level, ok := profiles.Levels[c.Level]
 	if !ok {
-		return nil, fmt.Errorf("node config %s: level = %q: must be one of %v", src, c.Level, profiles.LevelNames())
+		return nil, nil, fmt.Errorf("node config %s: level = %q: must be one of %v", src, c.Level, profiles.LevelNames())
 	}
 	allow := level.Caps
 	if c.Capabilities.Allow != nil {
@@ -35,15 +42,16 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 	for _, n := range append(slices.Clone(c.Capabilities.Allow), c.capAdd...) {
 		cn, err := profiles.CanonicalCap(n)
 		if err != nil {
-			return nil, fmt.Errorf("node config %s: capabilities: %w", src, err)
+			return nil, nil, fmt.Errorf("node config %s: capabilities: %w", src, err)
 		}
 		if !slices.Contains(allow, cn) {
 			allow = append(slices.Clone(allow), cn)
 		}
 	}
-	resolve, err := c.seccompResolver()
+	notes := &[]string{}
+	resolve, err := c.profileResolver(c.Seccomp.Profile, notes)
 	if err != nil {
-		return nil, fmt.Errorf("node config %s: %w", src, err)
+		return nil, nil, fmt.Errorf("node config %s: %w", src, err)
 	}
 	if c.Seccomp.Architectures == "native" {
 		resolve = nativeOnly(resolve)
@@ -60,6 +68,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 			Profile: c.AppArmor.Profile,
 			Require: c.AppArmor.Require,
 		},
+		Notes:       func() []string { return *notes },
 		LogDenials:  c.Monitor.Findings,
 		Annotations: spec.AnnotationPolicy{Allow: c.Annotations.Allow},
 		PodSecurity: spec.PodSecurity{
@@ -73,7 +82,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 		p.AppArmor.HostSupports = true
 		p.AppArmor.Ensure = func(name string) error { return ensureAppArmor(aa, name, c.ProfilesDir) }
 	}
-	return p, nil
+	return p, notes, nil
 }
 
 // PolicyFor is Policy for one container: the first matching rule applied,
@@ -82,7 +91,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 func (c *Config) PolicyFor(aa *profiles.AppArmorHost, ann map[string]string) (*spec.Policy, string, error) {
 	eff, rule := c.For(ann)
 	rule = eff.Describe(rule)
-	p, err := eff.Policy(aa)
+	p, notes, err := eff.policy(aa)
 	if err != nil {
 		return nil, rule, err
 	}
@@ -90,7 +99,7 @@ func (c *Config) PolicyFor(aa *profiles.AppArmorHost, ann map[string]string) (*s
 		if err := ValidateName("annotation "+AnnSeccompProfile, name); err != nil {
 			return nil, rule, &spec.Error{Msg: err.Error()}
 		}
-		resolve, err := eff.profileResolver(name)
+		resolve, err := eff.profileResolver(name, notes)
 		if err != nil {
 			return nil, rule, &spec.Error{Msg: fmt.Sprintf("annotation %s: %v (profiles available to pods are the files NAME.json in %s and the built-in levels %v)", AnnSeccompProfile, err, eff.ProfilesDir, profiles.LevelNames())}
 		}
@@ -112,14 +121,12 @@ func nativeOnly(resolve func([]string) (*specs.LinuxSeccomp, error)) func([]stri
 	}
 }
 
-// seccompResolver returns the function that builds the node's seccomp
-// profile for a container's final bounding set: a built-in level, or a
-// profile file (Docker's format with includes/excludes, or plain OCI).
-func (c *Config) seccompResolver() (func([]string) (*specs.LinuxSeccomp, error), error) {
-	return c.profileResolver(c.Seccomp.Profile)
-}
-
-func (c *Config) profileResolver(ref string) (func([]string) (*specs.LinuxSeccomp, error), error) {
+// profileResolver returns the function that builds a seccomp profile for a
+// container's final bounding set: a built-in level, or a profile file
+// (Docker's format with includes/excludes, or plain OCI) merged with
+// runtime-default for that set, unless allow_looser_than_default. What the
+// merge took away is added to notes, for explain and the debug log.
+func (c *Config) profileResolver(ref string, notes *[]string) (func([]string) (*specs.LinuxSeccomp, error), error) {
 	if l, ok := profiles.Levels[ref]; ok {
 		return l.Seccomp, nil
 	}
@@ -141,8 +148,34 @@ func (c *Config) profileResolver(ref string) (func([]string) (*specs.LinuxSeccom
 		if p == nil {
 			return nil, fmt.Errorf("seccomp profile %s: has no defaultAction and no syscalls", path)
 		}
-		return profiles.Normalize(p), nil
+		if c.Seccomp.AllowLooser {
+			*notes = append(*notes, fmt.Sprintf("profile %s is used as it is, not bounded by %s (allow_looser_than_default in a rule)", path, profiles.RuntimeDefault))
+			return profiles.Normalize(p), nil
+		}
+		return boundByDefault(path, p, bounding, notes)
 	}, nil
+}
+
+// boundByDefault merges a profile file with runtime-default for the final
+// bounding set: a recording or a hand-written profile never allows what
+// runtime-default denies (clone with namespace flags, clone3, keyctl...),
+// whether it is the node's profile, a rule's, or a pod's pick.
+func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes *[]string) (*specs.LinuxSeccomp, error) {
+	if w := profiles.MergeWork(p); w > profiles.MaxMergeWork {
+		return nil, fmt.Errorf("seccomp profile %s: %d syscall and argument alternatives, over secrun's limit of %d for merging it with %s; simplify or split its rules", path, w, profiles.MaxMergeWork, profiles.RuntimeDefault)
+	}
+	def, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(bounding)
+	if err != nil {
+		return nil, err
+	}
+	merged, narrowed := profiles.Merge(profiles.Normalize(p), def)
+	what := "it allows nothing runtime-default denies"
+	if len(narrowed) > 0 {
+		what = "narrowed to what runtime-default allows: " + strings.Join(narrowed, ", ")
+	}
+	*notes = append(*notes, fmt.Sprintf("profile %s is used merged with %s for the container's capabilities (a profile file never allows what %s denies); %s",
+		path, profiles.RuntimeDefault, profiles.RuntimeDefault, what))
+	return merged, nil
 }
 
 // ensureAppArmor loads profile name if it is not loaded, from profiles_dir

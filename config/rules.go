@@ -123,6 +123,9 @@ func (r *Rule) validate(i int) error {
 			return err
 		}
 	}
+	if r.Seccomp.AllowLooser && (r.Namespace == "" || strings.ContainsAny(r.Namespace, "*?[\\")) {
+		return fmt.Errorf("%s: seccomp.allow_looser_than_default = true needs namespace set to one namespace (no glob), not %q: it lets a profile allow what runtime-default denies", r.label(i), r.Namespace)
+	}
 	if r.Seccomp.Profile != "" {
 		if err := ValidateProfileRef(r.label(i)+": seccomp.profile", r.Seccomp.Profile); err != nil {
 			return err
@@ -177,6 +180,7 @@ func (c *Config) apply(r *Rule) *Config {
 	if r.Seccomp.Mode != "" {
 		e.Seccomp.Mode = r.Seccomp.Mode
 	}
+	e.Seccomp.AllowLooser = r.Seccomp.AllowLooser
 	if r.Capabilities.Allow != nil {
 		e.Capabilities.Allow = r.Capabilities.Allow
 	}

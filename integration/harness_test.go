@@ -342,3 +342,16 @@ func (e *Env) Create(t *testing.T, b *Bundle, id string) (string, error) {
 	}
 	return name, nil
 }
+
+// Started creates and starts a container with containerd's flags and
+// deletes it when the test ends.
+func (e *Env) Started(t *testing.T, b *Bundle, id string) {
+	t.Helper()
+	if _, err := e.Create(t, b, id); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Cmd(b.Dir, "delete", "--force", id).Run() })
+	if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
+		t.Fatalf("start: %v %s", err, out)
+	}
+}

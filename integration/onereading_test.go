@@ -261,13 +261,7 @@ func TestOneReadingExecProcess(t *testing.T) {
 			e := newEnv(t, rt)
 			b := newBundle(t, "probe", "sleep", "60")
 			id := "exec1r-" + rt.Name
-			if _, err := e.Create(t, b, id); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-			if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-				t.Fatalf("start: %v %s", err, out)
-			}
+			e.Started(t, b, id)
 			for name, doc := range docs {
 				procFile := filepath.Join(t.TempDir(), "process.json")
 				os.WriteFile(procFile, []byte(doc), 0o600)

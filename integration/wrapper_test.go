@@ -106,13 +106,7 @@ func TestExecIsConfined(t *testing.T) {
 			e := newEnv(t, rt)
 			b := newBundle(t, "probe", "sleep", "60")
 			id := "exec-" + rt.Name
-			if _, err := e.Create(t, b, id); err != nil {
-				t.Fatal(err)
-			}
-			defer e.Cmd(b.Dir, "delete", "--force", id).Run()
-			if out, err := e.Cmd(b.Dir, "start", id).CombinedOutput(); err != nil {
-				t.Fatalf("start: %v %s", err, out)
-			}
+			e.Started(t, b, id)
 			// A process file as CRI builds it from containerd's stored spec:
 			// the original 14 capabilities, no no-new-privileges.
 			procFile := filepath.Join(t.TempDir(), "process.json")
@@ -284,7 +278,7 @@ func TestExplainWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"capabilities.bounding: dropped CAP_NET_RAW", "noNewPrivileges: set", "seccomp: added runtime-default", "would be rewritten"} {
+	for _, want := range []string{"capabilities: bounding: dropped CAP_NET_RAW", "noNewPrivileges: set", "seccomp: added runtime-default", "would be rewritten"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
 		}

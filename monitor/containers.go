@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/secrun/secrun/spec"
@@ -55,6 +57,23 @@ type Container struct {
 	started  string // the runtime's record of when init started, against pid reuse
 	lastSeen time.Time
 	live     bool
+	// born is when init started (zero if unknown); gone when a rescan
+	// first missed the container (zero while it is there). A record is the
+	// container's only if it was made between the two: pid namespace
+	// inodes and pids are reused once a container is gone.
+	born, gone time.Time
+}
+
+// bornSlack absorbs the coarseness of born (clock ticks, and the boot time
+// they count from).
+const bornSlack = 2 * time.Second
+
+// lived reports whether the container existed at time at.
+func (c *Container) lived(at time.Time) bool {
+	if !c.gone.IsZero() && at.After(c.gone) {
+		return false
+	}
+	return c.born.IsZero() || !at.Before(c.born.Add(-bornSlack))
 }
 
 // Secrun reports whether secrun confined the container.
@@ -145,6 +164,7 @@ type Registry struct {
 
 	proc        procReader
 	now         func() time.Time
+	boot        time.Time // what process start times count from
 	hostPidNS   uint64
 	mu          sync.Mutex
 	containers  map[string]*Container // by root + "\x00" + id
@@ -156,7 +176,7 @@ type Registry struct {
 func NewRegistry(roots []string) *Registry {
 	r := &Registry{
 		Roots: roots, Retain: 10 * time.Minute, MinRefresh: 50 * time.Millisecond,
-		proc: realProc{root: "/proc"}, now: time.Now, containers: map[string]*Container{},
+		proc: realProc{root: "/proc"}, now: time.Now, boot: bootedAt(), containers: map[string]*Container{},
 	}
 	// The monitor's own pid namespace is the host's: audit records carry
 	// pids of the initial namespace, and /proc must show them. (Reading
@@ -180,6 +200,15 @@ func (r *Registry) refreshLocked() {
 	for _, c := range r.containers {
 		c.live = false
 	}
+	defer func() {
+		for _, c := range r.containers {
+			if c.live {
+				c.gone = time.Time{}
+			} else if c.gone.IsZero() {
+				c.gone = now
+			}
+		}
+	}()
 	for _, pattern := range r.Roots {
 		roots, err := filepath.Glob(pattern)
 		if err != nil {
@@ -275,8 +304,43 @@ func (r *Registry) loadLocked(root, id string, now time.Time) {
 	c.Namespace, c.Pod = c.Annotations[annNamespace], c.Annotations[annPod]
 	c.Name, c.CtrType = c.Annotations[annContainerName], c.Annotations[annContainerType]
 	c.live, c.lastSeen = true, now
+	c.born = r.startedAt(c.started)
 	r.probeInitLocked(c)
 	r.containers[key] = c
+}
+
+// startedAt turns a start time in clock ticks since boot (USER_HZ, 100 on
+// Linux) into wall-clock time; zero when unknown.
+func (r *Registry) startedAt(ticks string) time.Time {
+	n, err := strconv.ParseUint(ticks, 10, 64)
+	if err != nil || n == 0 || r.boot.IsZero() {
+		return time.Time{}
+	}
+	return r.boot.Add(time.Duration(n) * (time.Second / 100))
+}
+
+// bootedAt is the wall-clock time process start times count from.
+func bootedAt() time.Time {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(ts.Nano()))
+}
+
+// initAlive reports whether the container's init still runs (same pid,
+// same start time): while it does, its pid namespace cannot have been
+// freed and its inode number reused.
+func (r *Registry) initAlive(c *Container) bool {
+	if c.InitPid <= 0 {
+		return false
+	}
+	if c.started != "" && c.started != "0" {
+		st, err := r.proc.StartTime(c.InitPid)
+		return err == nil && st == c.started
+	}
+	ns, err := r.proc.PidNS(c.InitPid)
+	return err == nil && ns == c.PidNS
 }
 
 // probeInitLocked reads the init process's pid namespace and cgroups,
@@ -383,23 +447,43 @@ type Attribution struct {
 	Why string
 }
 
-// Attribute finds the container of a host pid. A miss rescans the roots
-// (at most every MinRefresh) and tries again.
+// Attribute finds the container of a host pid now.
 func (r *Registry) Attribute(pid int) Attribution {
+	return r.AttributeAt(pid, r.now())
+}
+
+// AttributeAt finds the container of a host pid whose record was made at
+// time at: only a container that existed then can be it. A miss rescans
+// the roots (at most every MinRefresh) and tries again. A process already
+// gone is its container's when it was the container's init (a container
+// whose one process made the call and exited).
+func (r *Registry) AttributeAt(pid int, at time.Time) Attribution {
+	if at.IsZero() {
+		at = r.now()
+	}
 	// A zombie has no namespaces left but still has its cgroups.
 	ns, nsErr := r.proc.PidNS(pid)
 	cg, cgErr := r.proc.Cgroups(pid)
-	if nsErr != nil && cgErr != nil {
-		return Attribution{Why: "exited"}
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c := r.matchLocked(ns, cg); c != nil {
+	if nsErr != nil && cgErr != nil {
+		if c := r.byInitLocked(pid, at); c != nil {
+			return Attribution{Container: c}
+		}
+		if r.now().Sub(r.lastRefresh) >= r.MinRefresh {
+			r.refreshLocked()
+			if c := r.byInitLocked(pid, at); c != nil {
+				return Attribution{Container: c}
+			}
+		}
+		return Attribution{Why: "exited"}
+	}
+	if c := r.matchLocked(ns, cg, at); c != nil {
 		return Attribution{Container: c}
 	}
 	if r.now().Sub(r.lastRefresh) >= r.MinRefresh {
 		r.refreshLocked()
-		if c := r.matchLocked(ns, cg); c != nil {
+		if c := r.matchLocked(ns, cg, at); c != nil {
 			return Attribution{Container: c}
 		}
 	}
@@ -412,12 +496,30 @@ func (r *Registry) Attribute(pid int) Attribution {
 	return Attribution{Why: "unknown"}
 }
 
-// matchLocked matches by pid namespace (containers in the host's pid
-// namespace excluded), breaking ties and falling back on cgroups.
-func (r *Registry) matchLocked(ns uint64, cg map[string]string) *Container {
-	var byNS []*Container
+// byInitLocked finds the container whose init was pid at time at.
+func (r *Registry) byInitLocked(pid int, at time.Time) *Container {
+	var found *Container
 	for _, c := range r.containers {
-		if c.PidNS != 0 && c.PidNS == ns && ns != r.hostPidNS {
+		if c.InitPid == pid && c.lived(at) && (found == nil || c.born.After(found.born)) {
+			found = c
+		}
+	}
+	return found
+}
+
+// matchLocked matches by pid namespace (containers in the host's pid
+// namespace excluded), breaking ties and falling back on cgroups. Only
+// containers that existed at time at take part, and a pid namespace alone
+// counts only while the container's init runs: once it is gone, its
+// namespace's inode number may belong to another container's namespace.
+func (r *Registry) matchLocked(ns uint64, cg map[string]string, at time.Time) *Container {
+	var byNS, lived []*Container
+	for _, c := range r.containers {
+		if !c.lived(at) {
+			continue
+		}
+		lived = append(lived, c)
+		if c.PidNS != 0 && c.PidNS == ns && ns != r.hostPidNS && (r.initAlive(c) || cgroupMatch(c.Cgroups, cg) > 0) {
 			byNS = append(byNS, c)
 		}
 	}
@@ -426,10 +528,7 @@ func (r *Registry) matchLocked(ns uint64, cg map[string]string) *Container {
 	}
 	candidates := byNS
 	if len(candidates) == 0 {
-		candidates = make([]*Container, 0, len(r.containers))
-		for _, c := range r.containers {
-			candidates = append(candidates, c)
-		}
+		candidates = lived
 	}
 	// The deepest cgroup of a container's init that holds the process.
 	var best *Container

@@ -117,6 +117,8 @@ func fixture(t *testing.T) (*Registry, *fakeProc, string, string) {
 	r := NewRegistry([]string{runcRoot, filepath.Join(dir, "cr*")})
 	r.proc = proc
 	r.hostPidNS = hostNS
+	// The fixture's start times (5000 ticks...) count from long ago.
+	r.boot = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	return r, proc, runcRoot, crunRoot
 }
 
@@ -174,9 +176,10 @@ func TestAttribute(t *testing.T) {
 
 	// A container deleted right after its record is still attributed from
 	// the cache while its processes live.
+	recordAt := time.Now()
 	os.RemoveAll(filepath.Join(runcRoot, "web"))
 	r.Refresh()
-	if a := r.Attribute(101); a.Container == nil || a.Container.ID != "web" {
+	if a := r.AttributeAt(101, recordAt); a.Container == nil || a.Container.ID != "web" {
 		t.Errorf("deleted container not attributed from the cache: %+v", a)
 	}
 	// ... until it has been gone longer than Retain.
@@ -228,6 +231,7 @@ func TestPipeline(t *testing.T) {
 		"4,18,2001,-;audit: audit_lost=3 audit_rate_limit=0 audit_backlog_limit=64",
 		"4,19,2002,-;net_ratelimit: 9 callbacks suppressed",
 		"5,20,2003,-;audit: type=1326 audit(1795773997.001:5046): pid=100 garbage",
+		rec(21, 5047, 100, 435, "0x50000"), // web: clone3 ENOSYS, libc falls back: not a denial
 	}
 	path := filepath.Join(t.TempDir(), "kmsg")
 	os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
@@ -269,6 +273,7 @@ func TestPipeline(t *testing.T) {
 		"finding web shop web-0 nginx unshare denied EPERM 101",
 		"unattributed     keyctl denied  31337",
 		"finding db   postgres keyctl logged  301",
+		"finding web shop web-0 nginx clone3 compat ENOSYS 100",
 	}
 	var got []string
 	for _, f := range findings {
@@ -280,12 +285,83 @@ func TestPipeline(t *testing.T) {
 	if len(lost) != 2 || lost[0].Reason != LostPrintk || lost[0].Count != 4990 || lost[1].Reason != LostAudit || lost[1].Count != 2 {
 		t.Errorf("lost lines: %+v", lost)
 	}
-	if !stats.Final || stats.Records != 7 || stats.Findings != 3 || stats.SerialGap != 4990 || stats.ParseErrors != 1 ||
+	if !stats.Final || stats.Records != 8 || stats.Findings != 4 || stats.SerialGap != 4990 || stats.ParseErrors != 1 ||
 		stats.Ignored["not_secrun"] != 1 || stats.Ignored["host"] != 1 || stats.Ignored["exited"] != 1 ||
 		stats.Lost[LostPrintk] != 4990 || stats.Lost[LostAudit] != 2 {
 		t.Errorf("stats: %+v", stats)
 	}
 	if f := findings[0]; f.Time != "2026-11-27T10:06:37.011Z" || f.Arch != "SCMP_ARCH_X86_64" || f.SyscallNr != 250 || f.Runtime != "runc" || f.Policy != "runtime-default/enforce" || f.Comm != "probe" || f.Exe != "/bin/probe" {
 		t.Errorf("finding fields: %+v", f)
+	}
+}
+
+// Pid namespace inodes and pids are reused: a record made after a container
+// was gone is not its, while a record its init made just before exiting is.
+func TestAttributeLifetimes(t *testing.T) {
+	r, proc, runcRoot, _ := fixture(t)
+	state := func(id string, pid int, start int) {
+		writeJSON(t, filepath.Join(runcRoot, id, "state.json"), map[string]any{
+			"id": id, "init_process_pid": pid, "init_process_start": start,
+			"config": map[string]any{"labels": []string{"secrun.io/policy=p/enforce"}},
+		})
+	}
+	state("old", 800, 100)
+	proc.ns[800], proc.cgroups[800], proc.start[800] = 88, map[string]string{"0::": "/old"}, "100"
+	r.Refresh()
+	if a := r.Attribute(800); a.Container == nil || a.Container.ID != "old" {
+		t.Fatalf("old not attributed: %+v", a)
+	}
+
+	// old's init exits (its pid namespace is freed) but no rescan has
+	// happened yet; a new container's process gets the same inode number.
+	delete(proc.ns, 800)
+	delete(proc.cgroups, 800)
+	delete(proc.start, 800)
+	proc.ns[900], proc.cgroups[900] = 88, map[string]string{"0::": "/new/app"}
+	r.lastRefresh = time.Now() // no rescan on the miss
+	if a := r.Attribute(900); a.Container != nil {
+		t.Errorf("a reused pid namespace inode attributed to %s, whose init is gone", a.Container.ID)
+	}
+	// Once a rescan has seen old gone, a record made later is never its,
+	// even by cgroup.
+	os.RemoveAll(filepath.Join(runcRoot, "old"))
+	r.Refresh()
+	proc.cgroups[900] = map[string]string{"0::": "/old"}
+	if a := r.AttributeAt(900, time.Now().Add(time.Second)); a.Container != nil {
+		t.Errorf("a record made after old was gone attributed to %s", a.Container.ID)
+	}
+
+	// A container whose one process made the call and exited: the record
+	// reaches the monitor after the process is gone.
+	state("short", 850, 200)
+	proc.ns[850], proc.cgroups[850], proc.start[850] = 85, map[string]string{"0::": "/short"}, "200"
+	r.Refresh()
+	madeAt := time.Now()
+	delete(proc.ns, 850)
+	delete(proc.cgroups, 850)
+	delete(proc.start, 850)
+	if a := r.AttributeAt(850, madeAt); a.Container == nil || a.Container.ID != "short" {
+		t.Errorf("exited init not attributed to its container: %+v", a)
+	}
+	// ... also once its state is gone, for a record made before that.
+	os.RemoveAll(filepath.Join(runcRoot, "short"))
+	r.Refresh()
+	if a := r.AttributeAt(850, madeAt); a.Container == nil || a.Container.ID != "short" {
+		t.Errorf("exited init of a deleted container: %+v", a)
+	}
+	// A later record of that pid (reused by a host process) is not.
+	if a := r.AttributeAt(850, time.Now().Add(time.Second)); a.Container != nil || a.Why != "exited" {
+		t.Errorf("reused pid attributed: %+v", a)
+	}
+	// Nor a record made before a container started (its pid was another
+	// process's then).
+	before := r.boot.Add(200*time.Second/100 - time.Minute)
+	state("late", 860, 200)
+	proc.ns[860], proc.cgroups[860], proc.start[860] = 86, map[string]string{"0::": "/late"}, "200"
+	r.Refresh()
+	delete(proc.ns, 860)
+	delete(proc.cgroups, 860)
+	if a := r.AttributeAt(860, before); a.Container != nil {
+		t.Errorf("a record older than the container attributed to %s", a.Container.ID)
 	}
 }

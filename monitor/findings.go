@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/secrun/secrun/internal/atomicfile"
 )
 
 // Summary is what `secrun findings summarize` reports.
@@ -56,11 +57,14 @@ type SyscallCounts struct {
 	Errnos []string `json:"errnos,omitempty"`
 }
 
-const findingsUsage = `usage: secrun findings summarize [--json] FILE [FILE...]
+const findingsUsage = `usage: secrun findings summarize [--json] [--profile FILE] FILE [FILE...]
 
 Reads the JSON lines secrun monitor wrote (FILE may be "-" for stdin) and
 prints, per container, the syscalls logged (complain mode) or denied, with
 counts, and the seccomp rule that would let the logged calls run enforced.
+--profile FILE also writes the logged calls of every container summarized as
+an OCI seccomp profile (defaultAction SCMP_ACT_ERRNO, EPERM) that
+"secrun profile merge ENFORCED.json FILE" takes as it is.
 `
 
 // FindingsMain runs `secrun findings ARGS` (args exclude "findings").
@@ -77,6 +81,7 @@ func FindingsMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, findingsUsage); fs.PrintDefaults() }
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	profileOut := fs.String("profile", "", "also write the logged calls as an OCI seccomp profile to `FILE`")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -108,6 +113,16 @@ func FindingsMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	sum := acc.summary()
+	if *profileOut != "" {
+		data, err := json.MarshalIndent(PatchProfile(sum), "", "  ")
+		if err == nil {
+			err = atomicfile.Write(*profileOut, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "secrun findings summarize: %v\n", err)
+			return 1
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
@@ -203,10 +218,12 @@ func (a *accumulator) add(f *Finding) {
 		sc.Arches = append(sc.Arches, f.Arch)
 		slices.Sort(sc.Arches)
 	}
-	switch f.Action {
-	case "logged":
+	switch {
+	case f.Action == "logged":
 		sc.Logged++
-	case "denied":
+	case f.Action == "denied" && f.Errno != "ENOSYS":
+		// ENOSYS (clone3) tells libc to fall back: "compat", not a denial
+		// (older monitors wrote it as denied).
 		sc.Denied++
 		if f.Errno != "" && !slices.Contains(sc.Errnos, f.Errno) {
 			sc.Errnos = append(sc.Errnos, f.Errno)
@@ -330,4 +347,43 @@ func WriteSummary(w io.Writer, s *Summary) {
 	if s.BadLines > 0 {
 		fmt.Fprintf(w, "\n%d lines were not findings JSON and were skipped\n", s.BadLines)
 	}
+}
+
+// PatchProfile is the summary's patches as a profile of their own: every
+// call logged in complain mode allowed outright, for the architectures it
+// was logged on, and EPERM for the rest, as runtime-default and
+// recordings deny. `secrun profile merge` unions it with the enforced
+// profile; compat answers (clone3's ENOSYS) and denials are not in it.
+func PatchProfile(s *Summary) *specs.LinuxSeccomp {
+	eperm := uint(1)
+	p := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm, Syscalls: []specs.LinuxSyscall{}}
+	names := map[string]bool{}
+	for _, c := range s.Containers {
+		if c.Patch == nil {
+			continue
+		}
+		for _, n := range c.Patch.Names {
+			names[n] = true
+		}
+		for _, sc := range c.Syscalls {
+			if sc.Logged == 0 || !names[sc.Name] {
+				continue
+			}
+			for _, a := range sc.Arches {
+				if !slices.Contains(p.Architectures, specs.Arch(a)) {
+					p.Architectures = append(p.Architectures, specs.Arch(a))
+				}
+			}
+		}
+	}
+	if len(names) > 0 {
+		list := make([]string, 0, len(names))
+		for n := range names {
+			list = append(list, n)
+		}
+		slices.Sort(list)
+		p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: list, Action: specs.ActAllow})
+	}
+	slices.Sort(p.Architectures)
+	return p
 }

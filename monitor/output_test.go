@@ -87,6 +87,8 @@ func TestSummarize(t *testing.T) {
 		`{"type":"finding","time":"2026-01-01T00:00:02.000Z","container_id":"abc","namespace":"shop","pod":"web-0","container":"nginx","syscall":"unshare","syscall_nr":272,"arch":"SCMP_ARCH_X86_64","action":"logged","seccomp_action":"log","pid":10,"comm":"a","exe":"/a"}`,
 		`{"type":"finding","time":"2026-01-01T00:00:02.000Z","container_id":"abc","namespace":"shop","pod":"web-0","container":"nginx","syscall":"syscall_999","syscall_nr":999,"arch":"SCMP_ARCH_X86_64","action":"logged","seccomp_action":"log","pid":10,"comm":"a","exe":"/a"}`,
 		`{"type":"finding","time":"2026-01-01T00:00:04.000Z","container_id":"def","namespace":"shop","pod":"db-0","container":"pg","syscall":"ptrace","syscall_nr":101,"arch":"SCMP_ARCH_X86_64","action":"denied","seccomp_action":"errno","errno":"EPERM","pid":11,"comm":"b","exe":"/b"}`,
+		`{"type":"finding","time":"2026-01-01T00:00:04.000Z","container_id":"def","namespace":"shop","pod":"db-0","container":"pg","syscall":"clone3","syscall_nr":435,"arch":"SCMP_ARCH_X86_64","action":"compat","seccomp_action":"errno","errno":"ENOSYS","pid":11,"comm":"b","exe":"/b"}`,
+		`{"type":"finding","time":"2026-01-01T00:00:04.000Z","container_id":"def","namespace":"shop","pod":"db-0","container":"pg","syscall":"clone3","syscall_nr":435,"arch":"SCMP_ARCH_X86_64","action":"denied","seccomp_action":"errno","errno":"ENOSYS","pid":11,"comm":"b","exe":"/b"}`,
 		`{"type":"unattributed","time":"2026-01-01T00:00:04.000Z","container_id":"","syscall":"mount","action":"denied"}`,
 		`{"type":"lost","time":"2026-01-01T00:00:05.000Z","count":4990,"reason":"printk_ratelimit"}`,
 		`{"type":"lost","time":"2026-01-01T00:00:05.000Z","count":2,"reason":"audit_lost"}`,
@@ -120,6 +122,9 @@ func TestSummarize(t *testing.T) {
 	}
 	if !strings.Contains(text, "  keyctl             2        0\n") {
 		t.Errorf("keyctl counts:\n%s", text)
+	}
+	if strings.Contains(text, "clone3 (ENOSYS)") || !strings.Contains(text, "  clone3         0        0\n") {
+		t.Errorf("clone3's ENOSYS reported as a denial:\n%s", text)
 	}
 	if strings.Contains(text, "ptrace\"") || strings.Count(text, "profile patch") != 1 {
 		t.Errorf("the denied-only container got a patch:\n%s", text)

@@ -2,8 +2,9 @@ package monitor
 
 import (
 	"fmt"
-	"sync"
+	"strconv"
 
+	"github.com/elastic/go-libaudit/v2/auparse"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
@@ -61,26 +62,54 @@ type nameKey struct {
 	nr   int64
 }
 
-var (
-	namesMu sync.Mutex
-	names   = map[nameKey]string{}
-)
+// syscallTable names syscall numbers with libseccomp (the names profiles
+// use) and finds the numbers behind auparse's names, caching both. It is
+// owned by one goroutine (the monitor's processor).
+type syscallTable struct {
+	names   map[nameKey]string
+	numbers map[string]map[string]int64 // auparse's architecture name -> syscall name -> number
+}
 
-// SyscallName resolves a syscall number for an AUDIT_ARCH_* value with
+func newSyscallTable() *syscallTable {
+	return &syscallTable{names: map[nameKey]string{}, numbers: map[string]map[string]int64{}}
+}
+
+// Name resolves a syscall number for an AUDIT_ARCH_* value with
 // libseccomp. ok is false when libseccomp does not know the architecture
 // or the number (the caller reports the number alone).
-func SyscallName(auditArch uint32, nr int64) (string, bool) {
+func (t *syscallTable) Name(auditArch uint32, nr int64) (string, bool) {
 	k := nameKey{auditArch, nr}
-	namesMu.Lock()
-	defer namesMu.Unlock()
-	if n, ok := names[k]; ok {
+	if n, ok := t.names[k]; ok {
 		return n, n != ""
 	}
+	if len(t.names) >= 1<<16 {
+		clear(t.names) // numbers out of range, from a hostile process
+	}
 	n := resolveName(auditArch, nr)
-	names[k] = n
+	t.names[k] = n
 	return n, n != ""
 }
 
+// number returns the syscall number of an auparse syscall= value: the
+// number itself when auparse's table for the architecture lacks it, else
+// the name auparse put in its place.
+func (t *syscallTable) number(arch, value string) (int64, error) {
+	if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+		return n, nil
+	}
+	byName, ok := t.numbers[arch]
+	if !ok {
+		byName = map[string]int64{}
+		for nr, name := range auparse.AuditSyscalls[arch] {
+			byName[name] = int64(nr)
+		}
+		t.numbers[arch] = byName
+	}
+	if n, ok := byName[value]; ok {
+		return n, nil
+	}
+	return 0, fmt.Errorf("no syscall %q on %s", value, arch)
+}
 func resolveName(auditArch uint32, nr int64) string {
 	a, ok := auditArches[auditArch]
 	if !ok || nr < 0 {

@@ -18,6 +18,16 @@ func Permissive(a specs.LinuxSeccompAction) bool {
 	return false
 }
 
+// ENOSYS is what a kernel without a syscall answers.
+const ENOSYS = 38
+
+// CompatErrno reports whether r answers with ERRNO(ENOSYS): not a denial but
+// "no such call", after which libc falls back to an older call (clone3 ->
+// clone). Complain mode keeps such rules and findings do not count them.
+func CompatErrno(r specs.LinuxSyscall) bool {
+	return r.Action == specs.ActErrno && r.ErrnoRet != nil && *r.ErrnoRet == ENOSYS
+}
+
 // Merge combines a profile a spec brought (user) with the node's default
 // (def) so that the result allows nothing def denies and nothing user denies:
 //
@@ -80,6 +90,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 	}
 
 	out := *user
+	out.Architectures = mergeArches(user.Architectures, def.Architectures)
 	out.Syscalls = nil
 	emitted := map[string]bool{}
 	var narrowed []string
@@ -105,6 +116,9 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 			case cond[n] != nil:
 				// Both have argument rules: allow only what both allow.
 				after = intersections(after, &seen, n, r, cond[n])
+				if !covered(r.Args, cond[n]) {
+					narrowed = append(narrowed, n)
+				}
 			default:
 				narrowed = append(narrowed, n)
 				if !emitted[n] && !userDenies[n] && denyRules[n] != nil {
@@ -124,6 +138,7 @@ func Merge(user, def *specs.LinuxSeccomp) (*specs.LinuxSeccomp, []string) {
 
 func mergeBlocklist(user, def *specs.LinuxSeccomp, userDenies map[string]bool) (*specs.LinuxSeccomp, []string) {
 	out := *def
+	out.Architectures = mergeArches(user.Architectures, def.Architectures)
 	out.Flags = append(slices.Clone(def.Flags), user.Flags...)
 	out.ListenerPath, out.ListenerMetadata = user.ListenerPath, user.ListenerMetadata
 	out.Syscalls = nil
@@ -226,7 +241,12 @@ func argIndex(args []specs.LinuxSeccompArg, index uint) int {
 }
 
 // combine returns the one condition that holds exactly when uc and dc (on
-// the same argument) both hold, if there is one.
+// the same argument) both hold, if there is one. It reports false both when
+// no value satisfies both (the call is rightly denied) and when the
+// conjunction is not one condition (the call is left denied rather than
+// allowed too widely; Merge reports it narrowed). A rule cannot carry both:
+// libseccomp refuses two comparisons on one argument in a rule (EINVAL), so
+// runc and crun add each as a rule of its own, an OR.
 func combine(uc, dc specs.LinuxSeccompArg) (specs.LinuxSeccompArg, bool) {
 	var v [6]uint64
 	switch {
@@ -238,8 +258,67 @@ func combine(uc, dc specs.LinuxSeccompArg) (specs.LinuxSeccompArg, bool) {
 	case dc.Op == specs.OpEqualTo && dc.Index < 6:
 		v[dc.Index] = dc.Value
 		return dc, condMatch(uc, v)
+	case uc.Op == specs.OpMaskedEqual && dc.Op == specs.OpMaskedEqual:
+		return maskedBoth(uc, dc)
+	}
+	if lo, hi := lowerBound(uc.Op), lowerBound(dc.Op); lo && hi || upperBound(uc.Op) && upperBound(dc.Op) {
+		// Two bounds on the same side: the tighter one is the conjunction.
+		if tighter(uc, dc) {
+			return uc, true
+		}
+		return dc, true
 	}
 	return specs.LinuxSeccompArg{}, false
+}
+
+// maskedBoth is the conjunction of (x & m1) == v1 and (x & m2) == v2, which
+// constrain each bit of x separately: bit b must equal v1's where b is in
+// m1 and v2's where b is in m2. So the conjunction is empty when v1 has a bit
+// outside m1 (no x matches the first at all), v2 one outside m2, or v1 and
+// v2 differ on a bit of m1 & m2; otherwise it fixes exactly the bits of
+// m1 | m2 to v1 | v2 (v1's bits on m1, v2's on m2, the same on both), which
+// is the single condition (x & (m1|m2)) == (v1|v2).
+func maskedBoth(a, b specs.LinuxSeccompArg) (specs.LinuxSeccompArg, bool) {
+	m1, v1, m2, v2 := a.Value, a.ValueTwo, b.Value, b.ValueTwo
+	if v1&^m1 != 0 || v2&^m2 != 0 || (v1^v2)&m1&m2 != 0 {
+		return specs.LinuxSeccompArg{}, false
+	}
+	return specs.LinuxSeccompArg{Index: a.Index, Value: m1 | m2, ValueTwo: v1 | v2, Op: specs.OpMaskedEqual}, true
+}
+
+func lowerBound(op specs.LinuxSeccompOperator) bool {
+	return op == specs.OpGreaterThan || op == specs.OpGreaterEqual
+}
+
+func upperBound(op specs.LinuxSeccompOperator) bool {
+	return op == specs.OpLessThan || op == specs.OpLessEqual
+}
+
+// tighter reports whether bound a implies bound b (both lower or both
+// upper bounds on one argument).
+func tighter(a, b specs.LinuxSeccompArg) bool {
+	// Compare the least (or greatest) value each admits, as x >= lo or
+	// x <= hi; a bound admitting nothing (x < 0, x > max) implies any.
+	norm := func(c specs.LinuxSeccompArg) (uint64, bool) {
+		switch c.Op {
+		case specs.OpGreaterThan:
+			return c.Value + 1, c.Value != ^uint64(0)
+		case specs.OpLessThan:
+			return c.Value - 1, c.Value != 0
+		}
+		return c.Value, true
+	}
+	av, aok := norm(a)
+	bv, bok := norm(b)
+	switch {
+	case !aok:
+		return true
+	case !bok:
+		return false
+	case lowerBound(a.Op):
+		return av >= bv
+	}
+	return av <= bv
 }
 
 // ruleSet finds repeated rules in time linear in their number: a profile
@@ -303,6 +382,38 @@ func intersections(after []specs.LinuxSyscall, seen *ruleSet, n string, r specs.
 		}
 	}
 	return after
+}
+
+// covered reports whether each alternative of args lies within one of def's
+// argument rules, so that intersecting changed nothing. It may say false
+// for an alternative that only a union of def's rules covers: explain then
+// lists the name as narrowed, which errs on the side of saying so.
+func covered(args []specs.LinuxSeccompArg, def []specs.LinuxSyscall) bool {
+	for _, u := range splitOr(args) {
+		ok := false
+		for _, d := range def {
+			if in, exact := intersect(u, d.Args); exact && sameConds(in, u) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func sameConds(a, b []specs.LinuxSeccompArg) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, c := range a {
+		if !slices.Contains(b, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxMergeWork bounds MergeWork for a profile secrun merges: Docker's

@@ -20,6 +20,7 @@ func resolved(t testing.TB, level string, bounding []string) *specs.LinuxSeccomp
 // profile: personality values, clone namespace flags, socket families.
 var probes = [][6]uint64{
 	{}, {8}, {0x20000}, {0xffffffff}, {0x10000000}, {0x20000000}, {40}, {16, 3}, {2, 1, 0},
+	{threadFlags}, {threadFlags | cloneNewUser}, {cloneThread}, {sigchld}, {cloneThread | cloneNewNS},
 }
 
 func universe(ps ...*specs.LinuxSeccomp) []string {
@@ -52,8 +53,14 @@ func randomProfile(r *rand.Rand, names []string) *specs.LinuxSeccomp {
 			rule.Names = append(rule.Names, names[r.Intn(len(names))])
 		}
 		rule.Names = slices.Compact(slices.Sorted(slices.Values(rule.Names)))
-		if r.Intn(4) == 0 {
+		switch r.Intn(6) {
+		case 0:
 			rule.Args = []specs.LinuxSeccompArg{{Index: 0, Value: probes[r.Intn(len(probes))][0], Op: specs.OpEqualTo}}
+		case 1:
+			// Masked-equal conditions as recordings and Docker write them.
+			masks := []uint64{cloneThread, 0x7E020000, cloneNewUser, 0x7E030000, 0xff}
+			m := masks[r.Intn(len(masks))]
+			rule.Args = []specs.LinuxSeccompArg{{Index: 0, Value: m, ValueTwo: m & probes[r.Intn(len(probes))][0], Op: specs.OpMaskedEqual}}
 		}
 		p.Syscalls = append(p.Syscalls, rule)
 	}
@@ -80,6 +87,12 @@ func TestMergeNeverWeaker(t *testing.T) {
 						}
 						if !Permissive(Evaluate(user, n, a)) && Permissive(m) {
 							t.Fatalf("%s: merge allows %s%v which the spec's profile denied\nuser: %+v", level, n, a, user)
+						}
+						// clone's conditions (masked-equal, equal) always
+						// intersect exactly: denied only where one denies.
+						both := Permissive(Evaluate(user, n, a)) && Permissive(Evaluate(def, n, a))
+						if n == "clone" && !Permissive(user.DefaultAction) && Permissive(m) != both {
+							t.Fatalf("%s: merge gives %s for clone(%#x), want allowed=%v\nuser: %+v", level, m, a[0], both, user)
 						}
 					}
 				}

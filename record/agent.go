@@ -26,8 +26,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/secrun/secrun/config"
+	"github.com/secrun/secrun/internal/atomicfile"
 	"github.com/secrun/secrun/profiles/tool"
-	"github.com/secrun/secrun/spec"
 )
 
 // AgentCommand is the hidden subcommand that runs the agent: secrun's
@@ -316,7 +316,7 @@ func AgentMain(args []string) int {
 		if *root != "" {
 			err = writeBeneath(*root, path, out, 0o644)
 		} else {
-			err = spec.WriteAtomic(path, out, 0o644)
+			err = atomicfile.Write(path, out, 0o644)
 		}
 		if err != nil {
 			logger.Printf("%v", err)

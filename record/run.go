@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/secrun/secrun/config"
+	"github.com/secrun/secrun/internal/atomicfile"
 	"github.com/secrun/secrun/profiles/tool"
 	"github.com/secrun/secrun/spec"
 )
@@ -28,8 +29,11 @@ const Usage = `usage: secrun record --output FILE [--format oci|spo] [--name NAM
 Runs the container ID from the bundle in the foreground (like runc run; stdio
 passed through) under a recording seccomp filter, and when it exits writes a
 profile allowing exactly the syscalls it made, plus those runc and crun make
-after loading the filter. The bundle's own linux.seccomp, if any, bounds what
-is recorded. config.json is not modified (a copy is run).
+after loading the filter. The container runs under the node policy's
+capabilities, no-new-privileges and seccomp profile (as secrun would run it);
+that profile, or the bundle's own linux.seccomp merged with it, bounds what is
+recorded ([seccomp] mode = "off" records without one). config.json is not
+modified (a copy is run).
 `
 
 // Main runs `secrun record` with the words after it and returns the exit
@@ -94,6 +98,33 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	// Record under the node policy, as secrun create would run the
+	// container: the capabilities it keeps and no-new-privileges change
+	// what the workload calls, and its seccomp profile bounds the
+	// recording.
+	node, err := config.Load(config.Path())
+	if err != nil {
+		return fail("%v", err)
+	}
+	pol, _, err := node.PolicyFor(nil, cfg.Spec.Annotations)
+	if err != nil {
+		return fail("%v", err)
+	}
+	changes, err := pol.ApplyRecording(cfg.Spec)
+	if err != nil {
+		return fail("%s: refused by the node policy (%s): %v", cfg.Path, pol.Source, err)
+	}
+	orig, err := cfg.Encode()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(changes) > 0 {
+		var what []string
+		for _, c := range changes {
+			what = append(what, c.String())
+		}
+		fmt.Fprintf(stderr, "secrun record: recording under the node policy (%s): %s\n", pol.Source, strings.Join(what, "; "))
+	}
 	var base *specs.LinuxSeccomp
 	if cfg.Spec.Linux != nil {
 		base = cfg.Spec.Linux.Seccomp
@@ -120,7 +151,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err := os.Mkdir(recBundle, 0o700); err != nil {
 		return fail("%v", err)
 	}
-	if err := writeRecordingBundle(*bundle, cfg.Orig, rec, recBundle); err != nil {
+	if err := writeRecordingBundle(*bundle, orig, rec, recBundle); err != nil {
 		return fail("writing the recording bundle: %v", err)
 	}
 
@@ -195,12 +226,12 @@ loop:
 			fmt.Fprintf(stderr, "secrun record: incomplete: %s\n", p)
 		}
 		partial := *output + ".partial"
-		if err := spec.WriteAtomic(partial, data, 0o644); err != nil {
+		if err := atomicfile.Write(partial, data, 0o644); err != nil {
 			return fail("%v", err)
 		}
 		return fail("the recording may have missed calls: no profile written to %s (what was recorded is in %s, for inspection only)", *output, partial)
 	}
-	if err := spec.WriteAtomic(*output, data, 0o644); err != nil {
+	if err := atomicfile.Write(*output, data, 0o644); err != nil {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(stderr, "secrun record: wrote %s: %d syscalls allowed (%d recorded, %d added for the runtime: %s)\n",

@@ -44,4 +44,6 @@ if [ -d /sys/fs/cgroup/memory ] && ! grep -qE '^cgroup [^ ]+ cgroup [^ ]*hugetlb
 	mkdir -p /sys/fs/cgroup/hugetlb 2>/dev/null || true
 	mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
 fi
+# The Debian root with redis and nginx that integration/servers_test.go runs (cached; ~25 s once).
+bash "$(dirname "$0")/server-rootfs.sh" >/dev/null
 echo "install-deps: ok (pinned tools in $TOOLS)"

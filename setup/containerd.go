@@ -2,111 +2,36 @@ package setup
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	cc "github.com/secrun/secrun/internal/containerdconfig"
 )
 
-// CRI plugin names by config version: containerd 1.6/1.7 read version 2,
-// containerd 2.x version 3 (and migrates 2 on the fly).
+const runcShim = "io.containerd.runc.v2"
+
 const (
-	criPluginV2 = "io.containerd.grpc.v1.cri"
-	criPluginV3 = "io.containerd.cri.v1.runtime"
-
-	runcShim = "io.containerd.runc.v2"
+	criPluginV2 = cc.CRIPluginV2
+	criPluginV3 = cc.CRIPluginV3
 )
 
-// containerdTable is the path of the CRI `containerd` table, which holds
-// default_runtime_name and the runtimes.
-func containerdTable(version int) []string {
-	if version == 2 {
-		return []string{"plugins", criPluginV2, "containerd"}
-	}
-	return []string{"plugins", criPluginV3, "containerd"}
-}
+func containerdTable(version int) []string { return cc.ContainerdTable(version) }
 
-func criPlugin(version int) string { return containerdTable(version)[1] }
+func criPlugin(version int) string { return cc.CRIPlugin(version) }
 
 func join(p []string, more ...string) []string {
 	return append(append([]string(nil), p...), more...)
 }
 
-// lookup walks nested tables.
-func lookup(m map[string]any, path ...string) (any, bool) {
-	var cur any = m
-	for _, k := range path {
-		t, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		cur, ok = t[k]
-		if !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// setPath sets a value, creating the tables on the way.
-func setPath(m map[string]any, path []string, v any) {
-	for _, k := range path[:len(path)-1] {
-		t, ok := m[k].(map[string]any)
-		if !ok {
-			t = map[string]any{}
-			m[k] = t
-		}
-		m = t
-	}
-	m[path[len(path)-1]] = v
-}
-
-func deepCopy(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = deepCopy(e)
-		}
-		return out
-	case []map[string]any:
-		out := make([]map[string]any, len(v))
-		for i, e := range v {
-			out[i] = deepCopy(e).(map[string]any)
-		}
-		return out
-	}
-	return v
-}
+func lookup(m map[string]any, path ...string) (any, bool) { return cc.Lookup(m, path...) }
 
 // decodeTOML decodes a document into a map, with the error naming the file.
-func decodeTOML(file, text string) (map[string]any, toml.MetaData, error) {
-	m := map[string]any{}
-	md, err := toml.Decode(text, &m)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, md, fmt.Errorf("%s is not valid TOML: line %d: %s", file, pe.Position.Line, pe.Message)
-		}
-		return nil, md, fmt.Errorf("%s is not valid TOML: %v", file, err)
-	}
-	return m, md, nil
-}
+func decodeTOML(file, text string) (map[string]any, error) { return cc.Decode(file, text) }
 
 // configVersion reads `version` from a decoded config.
 func configVersion(file string, m map[string]any) (int, error) {
@@ -131,7 +56,9 @@ func configVersion(file string, m map[string]any) (int, error) {
 }
 
 // installedConfigVersion asks a containerd binary which config version it
-// writes: 1.x → 2, 2.x and later → 3.
+// writes: 1.x → 2, 2.x and later → 3. The third word of `containerd
+// --version` is read by hand: containerd prints its version in no
+// machine-readable form, and only the major number matters.
 func installedConfigVersion(bin string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -153,65 +80,6 @@ func installedConfigVersion(bin string) (int, string, error) {
 		return 2, ver, nil
 	}
 	return 3, ver, nil
-}
-
-// configFile is one file of the set containerd loads.
-type configFile struct {
-	path string
-	data map[string]any
-	md   toml.MetaData
-}
-
-// resolveImports turns `imports` entries into paths the way containerd
-// does: 2.x makes every relative entry relative to the importing file's
-// directory and then expands globs; 1.x expands globs as written (relative
-// to its working directory) and only joins plain relative paths.
-//
-// Globs also match the paths in pending: files about to be written.
-func resolveImports(parent string, imports []string, version int, pending []string) []string {
-	var out []string
-	for _, p := range imports {
-		if version == 3 || !strings.Contains(p, "*") {
-			p = filepath.Clean(p)
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(parent), p)
-			}
-		}
-		if strings.Contains(p, "*") {
-			matches, _ := filepath.Glob(p)
-			for _, q := range pending {
-				if ok, _ := filepath.Match(p, q); ok && !slices.Contains(matches, q) {
-					matches = append(matches, q)
-				}
-			}
-			sort.Strings(matches)
-			out = append(out, matches...)
-		} else {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// importsOf reads the `imports` array.
-func importsOf(file string, m map[string]any) ([]string, error) {
-	v, ok := m["imports"]
-	if !ok {
-		return nil, nil
-	}
-	arr, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: `imports` is not an array of paths", file)
-	}
-	out := make([]string, len(arr))
-	for i, e := range arr {
-		s, ok := e.(string)
-		if !ok {
-			return nil, fmt.Errorf("%s: `imports` is not an array of paths", file)
-		}
-		out[i] = s
-	}
-	return out, nil
 }
 
 // importCovers reports whether an existing `imports` entry already loads
@@ -243,145 +111,6 @@ func importCovers(parent string, imports []string, path string, version int) (st
 	return "", false
 }
 
-const maxImportSize = 16 << 20
-
-// loadSet returns the files containerd would load, in order: the main file
-// (given decoded), then its imports breadth first, the way containerd walks
-// them. overrides gives the content of files that are about to change
-// (a nil entry: the file is about to go away).
-func loadSet(mainPath string, main map[string]any, mainMD toml.MetaData, version int, overrides map[string]*string) ([]configFile, []string, error) {
-	files := []configFile{{path: mainPath, data: main, md: mainMD}}
-	loaded := map[string]bool{mainPath: true}
-	var warnings []string
-	queue := []configFile{files[0]}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		imps, err := importsOf(cur.path, cur.data)
-		if err != nil {
-			return nil, nil, err
-		}
-		var pending []string
-		for p, o := range overrides {
-			if o != nil {
-				pending = append(pending, p)
-			}
-		}
-		for _, p := range resolveImports(cur.path, imps, version, pending) {
-			if loaded[p] {
-				continue
-			}
-			loaded[p] = true
-			var text string
-			if o, ok := overrides[p]; ok {
-				if o == nil {
-					continue
-				}
-				text = *o
-			} else {
-				fi, err := os.Stat(p)
-				if errors.Is(err, os.ErrNotExist) {
-					warnings = append(warnings, fmt.Sprintf("%s imports %s, which does not exist: containerd will not start until it does", cur.path, p))
-					continue
-				}
-				if err == nil && (!fi.Mode().IsRegular() || fi.Size() > maxImportSize) {
-					err = errors.New("not a regular config file")
-				}
-				var b []byte
-				if err == nil {
-					b, err = os.ReadFile(p)
-				}
-				if err != nil {
-					return nil, nil, fmt.Errorf("reading %s (imported by %s): %v", p, cur.path, err)
-				}
-				text = string(b)
-			}
-			m, md, err := decodeTOML(p, text)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%v (imported by %s): fix it first", err, cur.path)
-			}
-			f := configFile{path: p, data: m, md: md}
-			files = append(files, f)
-			queue = append(queue, f)
-		}
-	}
-	return files, warnings, nil
-}
-
-// effective merges a load set the way the containerd that reads this
-// config version does. containerd 2.x (version 3) merges imported files
-// into the main config key by key (mergo with override: tables are merged,
-// a value that is not empty replaces). containerd 1.6/1.7 (version 2) does
-// the same for top-level settings but replaces each plugin's section
-// wholesale with the imported file's.
-func effective(files []configFile, version int) map[string]any {
-	out := map[string]any{}
-	for _, f := range files {
-		for k, v := range f.data {
-			if k == "plugins" && version == 2 {
-				src, _ := v.(map[string]any)
-				dst, ok := out["plugins"].(map[string]any)
-				if !ok {
-					dst = map[string]any{}
-					out["plugins"] = dst
-				}
-				for name, sec := range src {
-					dst[name] = deepCopy(sec)
-				}
-				continue
-			}
-			mergeValue(out, k, v)
-		}
-	}
-	return out
-}
-
-func mergeValue(dst map[string]any, k string, v any) {
-	cur, exists := dst[k]
-	if sm, ok := v.(map[string]any); ok {
-		if dm, ok := cur.(map[string]any); ok {
-			for kk, vv := range sm {
-				mergeValue(dm, kk, vv)
-			}
-			return
-		}
-	}
-	if !exists || !isZero(v) {
-		dst[k] = deepCopy(v)
-	}
-}
-
-func isZero(v any) bool {
-	return v == nil || reflect.ValueOf(v).IsZero()
-}
-
-// definingFiles lists the files whose own text sets path.
-func definingFiles(files []configFile, path []string) []string {
-	var out []string
-	for _, f := range files {
-		if _, ok := lookup(f.data, path...); ok {
-			out = append(out, f.path)
-		}
-	}
-	return out
-}
-
-// optionOrder lists the keys of the table at path in the order the files
-// write them.
-func optionOrder(files []configFile, path []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range files {
-		for _, k := range f.md.Keys() {
-			if len(k) == len(path)+1 && pathEqual(k[:len(path)], path) && !seen[k[len(path)]] {
-				seen[k[len(path)]] = true
-				out = append(out, k[len(path)])
-			}
-		}
-	}
-	return out
-}
-
 // entry is what setup registers.
 type entry struct {
 	version  int
@@ -399,18 +128,20 @@ type entry struct {
 func (e *entry) apply(m map[string]any) {
 	t := containerdTable(e.version)
 	if e.setDflt {
-		setPath(m, join(t, "default_runtime_name"), e.name)
+		cc.SetPath(m, join(t, "default_runtime_name"), e.name)
 	}
 	if e.addRunc {
-		setPath(m, join(t, "runtimes", "runc"), map[string]any{"runtime_type": runcShim})
+		cc.SetPath(m, join(t, "runtimes", "runc"), map[string]any{"runtime_type": runcShim})
 	}
-	opts := deepCopy(e.options).(map[string]any)
-	setPath(m, join(t, "runtimes", e.name), map[string]any{
+	opts := cc.DeepCopy(e.options)
+	cc.SetPath(m, join(t, "runtimes", e.name), map[string]any{
 		"runtime_type":    runcShim,
 		"pod_annotations": []any{"secrun.io/*"},
 		"options":         opts,
 	})
 }
+
+var podAnnotations, _ = tomlValue([]any{"secrun.io/*"})
 
 // tableLines writes the runtime tables (and the runc entry) as TOML.
 func (e *entry) tableLines() ([]string, error) {
@@ -426,7 +157,7 @@ func (e *entry) tableLines() ([]string, error) {
 	out = append(out,
 		"["+tomlPath(join(t, "runtimes", e.name))+"]",
 		"  runtime_type = "+tomlString(runcShim),
-		"  pod_annotations = [\"secrun.io/*\"]",
+		"  pod_annotations = "+podAnnotations,
 		"",
 		"["+tomlPath(join(t, "runtimes", e.name, "options"))+"]")
 	for _, k := range e.order {
@@ -441,23 +172,23 @@ func (e *entry) tableLines() ([]string, error) {
 
 // newEntry builds the entry from the config containerd would load now:
 // the runc entry's options are copied, then BinaryName points at secrun.
-func newEntry(files []configFile, version int, name, binary string, setDflt bool) (*entry, error) {
+func newEntry(set *cc.Set, version int, name, binary string, setDflt bool) (*entry, error) {
 	t := containerdTable(version)
-	eff := effective(files, version)
+	eff := set.Merged()
 	e := &entry{version: version, name: name, binary: binary, setDflt: setDflt, options: map[string]any{}}
 	if v, ok := lookup(eff, join(t, "runtimes", "runc", "options")...); ok {
 		opts, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s: %s is not a table", strings.Join(definingFiles(files, join(t, "runtimes", "runc", "options")), ", "), tomlPath(join(t, "runtimes", "runc", "options")))
+			return nil, fmt.Errorf("%s: %s is not a table", strings.Join(set.Defining(join(t, "runtimes", "runc", "options")...), ", "), tomlPath(join(t, "runtimes", "runc", "options")))
 		}
-		e.options = deepCopy(opts).(map[string]any)
-		e.order = optionOrder(files, join(t, "runtimes", "runc", "options"))
+		e.options = cc.DeepCopy(opts)
+		e.order = set.KeyOrder(join(t, "runtimes", "runc", "options")...)
 	}
 	if _, ok := e.options["BinaryName"]; !ok {
 		e.order = append([]string{"BinaryName"}, e.order...)
 	}
 	e.options["BinaryName"] = binary
-	// keys a later file added through a path optionOrder does not see
+	// keys KeyOrder does not see (written under another path, e.g. migrated)
 	var rest []string
 	for k := range e.options {
 		found := false
@@ -494,13 +225,10 @@ func newEntry(files []configFile, version int, name, binary string, setDflt bool
 }
 
 // checkEffective checks the result as containerd will see it.
-func (e *entry) checkEffective(files []configFile) error {
+func (e *entry) checkEffective(set *cc.Set) error {
 	t := containerdTable(e.version)
-	eff := effective(files, e.version)
-	var order []string
-	for _, f := range files {
-		order = append(order, f.path)
-	}
+	eff := set.Merged()
+	order := set.Paths()
 	bin, _ := lookup(eff, join(t, "runtimes", e.name, "options", "BinaryName")...)
 	if bin != e.binary {
 		return fmt.Errorf("after the change, containerd would still not run %s for runtime %q: a file it loads later overrides it (load order: %s)",

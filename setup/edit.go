@@ -11,11 +11,13 @@ import (
 // Admins comment their containerd config and keep it under review; a tool
 // that decodes the file and encodes it again loses every comment, reorders
 // every key and rewrites every quote. So setup never re-encodes a user's
-// file. It edits whole lines of the original text and leaves every other
-// byte alone:
+// file. It edits whole lines of the original text, found with go-toml's
+// parser (layout.go), and leaves every other byte alone. The line editing
+// and the marks below are setup's own: go-toml's encoder writes whole
+// documents from data and has no way to change one key in place.
 //
 //   - New tables (the runtime entry, and the runc entry containerd 1.x needs
-//     next to it, see cri.go) are appended at the end of the file, between a
+//     next to it, see newEntry in containerd.go) are appended at the end of the file, between a
 //     begin and an end marker line. TOML lets a table be defined anywhere,
 //     as long as it is defined once: that holds unless the file already
 //     defines the same table, or writes a parent table (`runtimes`,
@@ -29,7 +31,7 @@ import (
 // Uninstall (and every run, before it recomputes what to add) undoes exactly
 // those marks: it deletes marked blocks and lines and uncomments the
 // originals, which gives back the original file byte for byte. Every result
-// is decoded again with BurntSushi/toml and compared, as data, with what the
+// is decoded again (go-toml) and compared, as data, with what the
 // edit meant to do: a file the line editor got wrong is never written.
 const (
 	markerBegin       = "# added by secrun setup containerd: begin"

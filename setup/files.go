@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/secrun/secrun/internal/atomicfile"
 )
 
 const backupSuffix = ".secrun-backup"
@@ -37,44 +39,12 @@ func readState(path string) (fileState, error) {
 	return st, nil
 }
 
-// writeAtomic replaces path with data: a temporary file in the same
-// directory, written, synced, given the old file's mode and owner, then
-// renamed over path; the directory is synced after.
-func writeAtomic(path string, data []byte, st fileState) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".secrun-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+// writeAtomic replaces path with data, keeping the old file's mode and
+// owner.
+func writeAtomic(path string, data []byte, st fileState) error {
+	if err := atomicfile.WriteAs(path, data, st.perm, st.uid, st.gid); err != nil {
+		return fmt.Errorf("writing %s: %w", path, errors.Unwrap(err))
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(st.perm); err != nil {
-		return err
-	}
-	if st.uid >= 0 && (st.uid != os.Geteuid() || st.gid != os.Getegid()) {
-		if err = f.Chown(st.uid, st.gid); err != nil {
-			return err
-		}
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(dir)
 	return nil
 }
 

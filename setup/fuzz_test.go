@@ -36,7 +36,7 @@ func FuzzRoundTrip(f *testing.F) {
 			return
 		}
 		installed := snapshot(t, dir)
-		m, _, err := decodeTOML(cfg, read(t, cfg))
+		m, err := decodeTOML(cfg, read(t, cfg))
 		if err != nil {
 			t.Fatalf("result does not decode: %v\n%s", err, read(t, cfg))
 		}

@@ -74,7 +74,7 @@ func setKeysPlain(t *testing.T, text string, kv [][]string) string {
 			text += "\n[" + tomlPath(table) + "]\n  " + tomlKey(key) + " = " + value + "\n"
 		}
 	}
-	if _, _, err := decodeTOML("privatized config", text); err != nil {
+	if _, err := decodeTOML("privatized config", text); err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
 	return text
@@ -196,7 +196,7 @@ func configDump(t *testing.T, bin, cfg string) map[string]any {
 	if err != nil {
 		t.Fatalf("%s config dump: %v\n%s", bin, err, stderr.String())
 	}
-	m, _, err := decodeTOML("config dump", string(out))
+	m, err := decodeTOML("config dump", string(out))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

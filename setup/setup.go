@@ -42,6 +42,7 @@ import (
 	"regexp"
 	"strings"
 
+	cc "github.com/secrun/secrun/internal/containerdconfig"
 	"github.com/secrun/secrun/shim"
 )
 
@@ -284,7 +285,7 @@ func makePlan(o *Options) (*plan, error) {
 		return nil, fmt.Errorf("%s exists but was not written by secrun setup: move it away (or merge it into %s), then run this again", dropPath, mainPath)
 	}
 	if mainSt.exists {
-		if _, _, err := decodeTOML(mainPath, mainSt.text); err != nil {
+		if _, err := decodeTOML(mainPath, mainSt.text); err != nil {
 			return nil, fmt.Errorf("%v: fix the file first (nothing was changed)", err)
 		}
 	}
@@ -292,7 +293,8 @@ func makePlan(o *Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	baseData, baseMD, err := decodeTOML(mainPath, base)
+	baseFile, err := cc.Parse(mainPath, base)
+	baseData := baseFile.Data
 	if err != nil {
 		return nil, fmt.Errorf("without the lines secrun setup added, %v: fix the file by hand, or restore it from %s", err, mainPath+backupSuffix)
 	}
@@ -349,23 +351,24 @@ func makePlan(o *Options) (*plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot edit %s safely: %v", mainPath, err)
 	}
-	files, warnings, err := loadSet(mainPath, baseData, baseMD, version, map[string]*string{dropPath: nil})
+	set, err := cc.Load(baseFile, cc.Options{Version: version, Overrides: map[string]*string{dropPath: nil}})
 	if err != nil {
 		return nil, err
 	}
-	p.warnings = append(p.warnings, warnings...)
+	p.warnings = append(p.warnings, set.Missing...)
+	p.warnings = append(p.warnings, set.Notes...)
 	t := containerdTable(version)
-	if fs := definingFiles(files, join(t, "runtimes", name)); len(fs) > 0 {
+	if fs := set.Defining(join(t, "runtimes", name)...); len(fs) > 0 {
 		return nil, fmt.Errorf("%s already defines runtime %q, which secrun setup did not add: remove that entry, or register under another name with --runtime-name",
 			strings.Join(fs, ", "), name)
 	}
-	e, err := newEntry(files, version, name, binary, o.Default)
+	e, err := newEntry(set, version, name, binary, o.Default)
 	if err != nil {
 		return nil, err
 	}
 
 	// Drop-in or in place.
-	criFiles := definingFiles(files, []string{"plugins", criPlugin(version)})
+	criFiles := set.Defining("plugins", criPlugin(version))
 	if version == 2 {
 		for _, f := range criFiles {
 			if f != mainPath {
@@ -376,7 +379,7 @@ func makePlan(o *Options) (*plan, error) {
 	}
 	inPlace := o.InPlace || (version == 2 && len(criFiles) > 0)
 
-	expected := deepCopy(baseData).(map[string]any)
+	expected := cc.DeepCopy(baseData)
 	var edits []edit
 	var versionStmt *stmt
 	if s, ok := lay.keyValue([]string{"version"}); ok {
@@ -417,7 +420,7 @@ func makePlan(o *Options) (*plan, error) {
 		if newDrop, err = dropInText(e, mainPath); err != nil {
 			return nil, err
 		}
-		imports, err := importsOf(mainPath, baseData)
+		imports, err := cc.Imports(baseFile)
 		if err != nil {
 			return nil, err
 		}
@@ -445,7 +448,8 @@ func makePlan(o *Options) (*plan, error) {
 
 	// Validate: the new main file must decode to exactly the old data plus
 	// what was meant to be added.
-	gotMain, gotMD, err := decodeTOML(mainPath, newMain)
+	gotFile, err := cc.Parse(mainPath, newMain)
+	gotMain := gotFile.Data
 	if err != nil {
 		return nil, fmt.Errorf("cannot edit %s safely (the edited file would not parse: %v); nothing was changed. Add these lines by hand:\n%s",
 			mainPath, err, strings.Join(block, "\n"))
@@ -458,17 +462,17 @@ func makePlan(o *Options) (*plan, error) {
 	if !inPlace {
 		wantDrop := map[string]any{"version": int64(version)}
 		e.apply(wantDrop)
-		gotDrop, _, err := decodeTOML(dropPath, newDrop)
+		gotDrop, err := decodeTOML(dropPath, newDrop)
 		if err != nil || !reflect.DeepEqual(gotDrop, wantDrop) {
 			return nil, fmt.Errorf("internal error: the drop-in %s would not hold the runtime entry (%v); nothing was changed", dropPath, err)
 		}
 		overrides[dropPath] = &newDrop
 	}
-	newFiles, _, err := loadSet(mainPath, gotMain, gotMD, version, overrides)
+	newSet, err := cc.Load(gotFile, cc.Options{Version: version, Overrides: overrides})
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkEffective(newFiles); err != nil {
+	if err := e.checkEffective(newSet); err != nil {
 		return nil, err
 	}
 

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/BurntSushi/toml"
 )
 
 const testBinary = "/usr/local/bin/secrun"
@@ -77,8 +75,8 @@ func exists(path string) bool {
 
 func decodeFile(t *testing.T, path string) map[string]any {
 	t.Helper()
-	m := map[string]any{}
-	if _, err := toml.DecodeFile(path, &m); err != nil {
+	m, err := decodeTOML(path, read(t, path))
+	if err != nil {
 		t.Fatalf("%s does not decode: %v\n%s", path, err, read(t, path))
 	}
 	return m
@@ -188,8 +186,7 @@ func TestInstallUninstall(t *testing.T) {
 				}
 			}
 			// the main file still says everything it said
-			om := map[string]any{}
-			toml.Decode(orig, &om)
+			om, _ := decodeTOML("original", orig)
 			nm := decodeFile(t, cfg)
 			delete(nm, "imports")
 			delete(om, "imports")
@@ -328,7 +325,7 @@ func TestDryRunDiff(t *testing.T) {
        # runc stays the default for now
 -      default_runtime_name = "runc"
 +      # replaced by secrun setup containerd: default_runtime_name = "runc"
-+      default_runtime_name = "secrun"  # added by secrun setup containerd
++      default_runtime_name = 'secrun'  # added by secrun setup containerd
        snapshotter = "overlayfs"
        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
          runtime_type = "io.containerd.runc.v2"
@@ -339,14 +336,14 @@ func TestDryRunDiff(t *testing.T) {
 +
 +# added by secrun setup containerd: begin
 +# ` + "`secrun setup containerd --uninstall`" + ` removes everything between these markers.
-+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.secrun]
-+  runtime_type = "io.containerd.runc.v2"
-+  pod_annotations = ["secrun.io/*"]
++[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.secrun]
++  runtime_type = 'io.containerd.runc.v2'
++  pod_annotations = ['secrun.io/*']
 +
-+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.secrun.options]
-+  BinaryName = "/usr/local/bin/secrun"
++[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.secrun.options]
++  BinaryName = '/usr/local/bin/secrun'
 +  SystemdCgroup = true
-+  Root = "/run/containerd/runc"
++  Root = '/run/containerd/runc'
 +# added by secrun setup containerd: end
 `
 	if !strings.HasPrefix(r.stdout, want) {
@@ -360,8 +357,8 @@ func TestRefused(t *testing.T) {
 		want    []string
 	}{
 		{"v1.toml", []string{"version 1", "containerd config migrate", "config.toml"}},
-		{"malformed.toml", []string{"config.toml is not valid TOML", "line 3", "nothing was changed"}},
-		{"v2-inline.toml", []string{"config.toml:5", "inline table", `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.secrun]`}},
+		{"malformed.toml", []string{"config.toml is not valid TOML", "line 2", "nothing was changed"}},
+		{"v2-inline.toml", []string{"config.toml:5", "inline table", `[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.secrun]`}},
 	} {
 		t.Run(c.fixture, func(t *testing.T) {
 			dir, cfg := fixture(t, c.fixture)
@@ -624,7 +621,7 @@ func TestModeSwitchV2(t *testing.T) {
 		t.Errorf("result:\n%s\n%s", read(t, cfg), r.stdout)
 	}
 	mustRun(t, "containerd", "--config", cfg, "--uninstall")
-	want := strings.Replace(edited, "imports = [\""+drop+"\"]  # added by secrun setup containerd\n", "", 1)
+	want := strings.Replace(edited, "imports = ['"+drop+"']  # added by secrun setup containerd\n", "", 1)
 	if read(t, cfg) != want {
 		t.Errorf("uninstall:\n%s", lineDiffString(want, read(t, cfg)))
 	}

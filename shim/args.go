@@ -6,7 +6,7 @@ package shim
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -112,7 +112,8 @@ func Parse(argv []string) *Invocation {
 	return inv
 }
 
-// CmdArgs is what the policy needs from a subcommand's own flags.
+// CmdArgs is what the policy needs from a subcommand's own options, as the
+// runtime reads them (see cmdline.go).
 type CmdArgs struct {
 	Bundle  string // absolute
 	Config  string // absolute path of the spec file (crun's --config)
@@ -121,85 +122,67 @@ type CmdArgs struct {
 	// AppArmor is exec --apparmor; LSM is restore --lsm-profile.
 	AppArmor, LSM string
 	ID            string
+	// User is exec --user UID[:GID] when given.
+	User string
+	// NoNewPrivs is exec --no-new-privs[=BOOL] when given.
+	NoNewPrivs *bool
+	// Runtime names the rules argv was read by; OptIndex is the argv index
+	// right after the subcommand; InheritsNNP: exec's argument form keeps
+	// the container's no_new_privs (runc), unless --no-new-privs=false.
+	Runtime     string
+	OptIndex    int
+	InheritsNNP bool
 }
 
-// Flags of create, run, restore and exec that take a value.
-var cmdValueFlags = map[string]bool{
-	"bundle": true, "b": true, "console-socket": true, "pid-file": true, "preserve-fds": true,
-	"pidfd-socket": true, "config": true, "f": true,
-	// restore
-	"image-path": true, "work-path": true, "parent-path": true, "manage-cgroups-mode": true,
-	"lsm-profile": true, "lsm-mount-context": true, "empty-ns": true, "status-fd": true,
-	"page-server": true, "ext-unix-sk-pair": true, "inherit-fd": true,
-	// exec
-	"cwd": true, "env": true, "e": true, "user": true, "u": true, "additional-gids": true,
-	"g": true, "process": true, "p": true, "apparmor": true, "process-label": true,
-	"cap": true, "c": true, "cgroup": true,
-}
-
-// ParseCmd reads the flags of create/run/restore/exec. cwd resolves relative
-// paths as the runtime would (secrun never changes directory).
+// ParseCmd reads the options of create/run/restore/exec for a runtime
+// secrun does not know (secrun explain's --bundle): only forms every
+// runtime secrun knows reads alike are accepted. It does not ask for a
+// container ID. cwd resolves relative paths.
 func ParseCmd(command string, args []string, cwd string) (*CmdArgs, error) {
-	c := &CmdArgs{Bundle: cwd}
-	abs := func(p string) string {
-		if filepath.IsAbs(p) {
-			return filepath.Clean(p)
-		}
-		return filepath.Join(cwd, p)
+	argv := append([]string{"secrun", command}, args...)
+	r, err := readAll(allDialects, argv, noArity)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", command, err)
 	}
-	// runc (urfave/cli) and crun (argp) accept flags after the container ID
-	// for create/run/restore; for exec everything after the ID is the command.
-	permute := command != "exec"
-	for i := 0; i < len(args); i++ {
-		tok := args[i]
-		if tok == "--" {
-			if c.ID == "" && i+1 < len(args) {
-				c.ID = args[i+1]
-			}
-			break
-		}
-		name, value, inline, ok := splitFlag(tok)
-		if !ok {
-			if c.ID == "" {
-				c.ID = tok
-			}
-			if !permute {
-				break
-			}
-			continue
-		}
-		if !cmdValueFlags[name] {
-			continue
-		}
-		if !inline {
-			if i+1 >= len(args) {
-				return nil, fmt.Errorf("%s: flag %s needs a value", command, tok)
-			}
-			i++
-			value = args[i]
-		}
-		switch name {
-		case "bundle", "b":
-			c.Bundle = abs(value)
-		case "config", "f":
-			c.Config = value
-		case "process", "p":
-			c.Process = abs(value)
-		case "cap", "c":
-			c.Caps = append(c.Caps, value)
-		case "apparmor":
-			c.AppArmor = value
-		case "lsm-profile":
-			c.LSM = value
-		}
+	return resolve(r.Cmd, cwd, true)
+}
+
+// parseFor reads inv's argv as the runtime at path does and returns the
+// options of its subcommand. It refuses a line in which the runtime reads
+// another subcommand than Parse did, and replaces inv's root and Args by
+// the runtime's reading (exec looks the container up under that root).
+func parseFor(runtime string, inv *Invocation, cwd string) (*CmdArgs, error) {
+	ds := dialectsFor(runtime)
+	l, err := readLine(ds, inv.Argv, cwd, full)
+	if err != nil {
+		return nil, fmt.Errorf("%s refused: %w", inv.Command, err)
 	}
-	if c.Config == "" {
-		c.Config = filepath.Join(c.Bundle, "config.json")
-	} else if !filepath.IsAbs(c.Config) {
-		// crun changes into the bundle before it reads --config.
-		c.Config = filepath.Join(c.Bundle, c.Config)
+	if l.Command != inv.Command {
+		return nil, fmt.Errorf("%s refused: %s reads the subcommand as %q; write the global options in full (--root DIR, --log FILE)", inv.Command, l.Runtime, l.Command)
 	}
-	return c, nil
+	inv.Globals.Root = l.Root
+	inv.Args = inv.Argv[l.CmdIndex+1:]
+	a := l.Args
+	a.Runtime, a.OptIndex = l.Runtime, l.CmdIndex+1
+	a.InheritsNNP = len(ds) == 1 && !ds[0].crun
+	return a, nil
+}
+
+// checkPassthrough guards the commands secrun passes on untouched: if a
+// word of argv is create, run, restore or exec, the line is read as the
+// runtime reads it, and refused if that makes it one of these.
+func checkPassthrough(runtime string, inv *Invocation) error {
+	if !slices.ContainsFunc(inv.Argv[1:], confining) {
+		return nil
+	}
+	l, err := readLine(dialectsFor(runtime), inv.Argv, "/", globalOnly)
+	if err != nil {
+		return fmt.Errorf("command line refused: %w", err)
+	}
+	if confining(l.Command) {
+		return fmt.Errorf("%s refused: secrun read the subcommand as %q; write the global options in full (--root DIR, --log FILE)", l.Command, inv.Command)
+	}
+	return nil
 }
 
 func getwd() string {

@@ -12,10 +12,6 @@ import (
 	"time"
 )
 
-// featuresCache keeps what a runtime binary supports, so the create path
-// asks the runtime once per binary, not once per container.
-var featuresCache = "/run/secrun/runtime-features"
-
 // supportsLogFlag reports whether the runtime accepts the seccomp flag
 // SECCOMP_FILTER_FLAG_LOG. runc 1.1 refuses every seccomp flag; runc >= 1.2
 // lists supported flags in `features`; crun accepts it but (1.8) has no
@@ -29,20 +25,15 @@ func supportsLogFlag(runtime string) bool {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%d\x00%d", runtime, fi.Size(), fi.ModTime().UnixNano())
 	cache := filepath.Join(featuresCache, fmt.Sprintf("%016x", h.Sum64()))
-	if b, err := os.ReadFile(cache); err == nil {
-		return string(b) == "log-flag"
+	if v, ok := readCache(cache); ok && (v == "log-flag" || v == "no-log-flag") {
+		return v == "log-flag"
 	}
 	ok := probeLogFlag(runtime)
-	if os.MkdirAll(featuresCache, 0o700) == nil {
-		v := "no-log-flag"
-		if ok {
-			v = "log-flag"
-		}
-		tmp := cache + ".tmp" + fmt.Sprint(os.Getpid())
-		if os.WriteFile(tmp, []byte(v), 0o600) == nil {
-			os.Rename(tmp, cache)
-		}
+	v := "no-log-flag"
+	if ok {
+		v = "log-flag"
 	}
+	writeCache(cache, v)
 	return ok
 }
 

@@ -43,7 +43,7 @@ func Main(argv []string) int {
 		return explain(inv, os.Stdout)
 	case slices.Contains(ToolCommands, inv.Command):
 		if t := tools[inv.Command]; t != nil {
-			return t(inv.Args, os.Stdout, os.Stderr)
+			return t(toolArgs(inv), os.Stdout, os.Stderr)
 		}
 		return handOff(inv, log)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
@@ -87,6 +87,14 @@ func passthrough(inv *Invocation, log *logger) int {
 		log.Error(err.Error())
 		return 1
 	}
+	if err := checkPassthrough(path, inv); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if err := checkUpdate(inv.Argv); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
 	log.Error(execRuntime(path, inv.Argv).Error())
 	return 1
 }
@@ -126,7 +134,7 @@ func confine(inv *Invocation, log *logger, step policyStep) int {
 	if err != nil {
 		return fail(err)
 	}
-	args, err := ParseCmd(inv.Command, inv.Args, getwd())
+	args, err := parseFor(runtime, inv, getwd())
 	if err != nil {
 		return fail(err)
 	}
@@ -145,6 +153,10 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	}
 	if wantsRecording(cfg.Spec) && recorder == nil {
 		return errHandOff
+	}
+	cfg, kept, err := keepOriginal(cfg)
+	if err != nil {
+		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
 	pol, desc, err := node.PolicyFor(appArmorHost, cfg.Spec.Annotations)
 	if err != nil {
@@ -175,7 +187,7 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	}
 	data, err := cfg.Encode()
 	if err == nil {
-		_, err = cfg.Save(data)
+		err = kept.save(cfg, data)
 	}
 	if err != nil {
 		if agent != nil {
@@ -184,7 +196,7 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 		return fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	if agent != nil {
-		changes = append(changes, fmt.Sprintf("record: agent %d records into %s", agent.PID, agent.Output))
+		changes = append(changes, spec.Change{Step: "record", Kind: spec.Note, Msg: fmt.Sprintf("agent %d records into %s", agent.PID, agent.Output)})
 	}
 	logPolicy(log, inv.Command, args.ID, cfg.Path, string(data) != string(cfg.Orig), changes)
 	return nil
@@ -269,8 +281,17 @@ func execPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs
 		}
 	}
 	if args.Process == "" {
-		// runc builds the process from the container's (confined) config.
-		return nil
+		// The runtime builds the process: see argForm.
+		if args.User != "" {
+			uid, err := execUID(args.User)
+			if err != nil {
+				return fmt.Errorf("exec %s refused: %w", args.ID, err)
+			}
+			if err := pol.CheckExecUser(uid); err != nil {
+				return fmt.Errorf("exec %s refused by policy: %w", args.ID, err)
+			}
+		}
+		return argForm(inv, args, pol.NoNewPrivileges || (container != nil && container.NoNewPrivileges))
 	}
 	p, err := spec.LoadProcess(args.Process)
 	if err != nil {
@@ -319,11 +340,13 @@ func containerSpec(runtime string, g Globals, id string, log *logger) *specs.Spe
 	return c.Spec
 }
 
-func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string) {
+func logPolicy(log *logger, cmd, id, path string, changed bool, changes []spec.Change) {
+	var all []string
 	for _, c := range changes {
-		if w, ok := strings.CutPrefix(c, "warning: "); ok {
-			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, w))
+		if c.Kind == spec.Warning {
+			log.Warn(fmt.Sprintf("%s %s: %s", cmd, id, c.Msg))
 		}
+		all = append(all, c.String())
 	}
 	if !log.debug {
 		return
@@ -332,7 +355,7 @@ func logPolicy(log *logger, cmd, id, path string, changed bool, changes []string
 	if changed {
 		state = "rewritten"
 	}
-	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(changes, "; "))
+	log.Debug("%s %s: %s %s; effective policy: %s", cmd, id, path, state, strings.Join(all, "; "))
 }
 
 // explain prints what the policy would change in a bundle, writing nothing.
@@ -353,6 +376,10 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(w, "bundle:  %s\n", args.Bundle)
+	if c, _, err = keepOriginal(c); err != nil { // what create would confine
+		fmt.Fprintf(w, "verdict: refused: %v\n", err)
+		return 1
+	}
 	pol, desc, err := cfg.PolicyFor(appArmorHost, c.Spec.Annotations)
 	if err != nil {
 		fmt.Fprintf(w, "verdict: refused: %v\n", err)
@@ -379,13 +406,8 @@ func explain(inv *Invocation, w io.Writer) int {
 		return 1
 	}
 	for _, ch := range changes {
-		if note, ok := strings.CutPrefix(ch, "note: "); ok {
-			fmt.Fprintf(w, "note:    %s\n", note)
-		} else if warn, ok := strings.CutPrefix(ch, "warning: "); ok {
-			fmt.Fprintf(w, "warning: %s\n", warn)
-		} else {
-			fmt.Fprintf(w, "change:  %s\n", ch)
-		}
+		label := map[spec.Kind]string{spec.Changed: "change: ", spec.Note: "note:   ", spec.Warning: "warning:"}[ch.Kind]
+		fmt.Fprintf(w, "%s %s\n", label, ch)
 	}
 	if string(data) == string(c.Orig) {
 		fmt.Fprintln(w, "verdict: allowed; config.json already complies, it would not be rewritten")

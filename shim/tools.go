@@ -130,3 +130,13 @@ func self() string {
 	}
 	return "secrun"
 }
+
+// toolArgs are the words a tool command gets. record runs a container, so
+// the global --root (`secrun --root R record ...`, as containerd's layout
+// would have it) reaches it as record's own --root, which, given too, wins.
+func toolArgs(inv *Invocation) []string {
+	if inv.Command == "record" && inv.Globals.Root != "" {
+		return append([]string{"--root", inv.Globals.Root}, inv.Args...)
+	}
+	return inv.Args
+}

@@ -100,8 +100,12 @@ func (a AnnotationPolicy) Check(ann map[string]string, source string) error {
 	return refuse("annotation %s: runtime extensions that change confinement outside the spec are refused by secrun's policy (if this node needs it, add the key to [annotations] allow in %s, preferably in a rule for this workload)", strings.Join(refused, ", "), source)
 }
 
-func (p *Policy) annotationsStep(s *specs.Spec) ([]string, error) {
-	return nil, p.Annotations.Check(s.Annotations, p.Source)
+// annotations refuses runtime-interpreted annotations the policy does not
+// allow (see Check).
+type annotations struct{ p *Policy }
+
+func (m annotations) Modify(s *specs.Spec) ([]Change, error) {
+	return nil, m.p.Annotations.Check(s.Annotations, m.p.Source)
 }
 
 // runtimeInterpreted reports whether runc or crun may read key.

@@ -38,7 +38,7 @@ func TestAnnotationsCheck(t *testing.T) {
 	for _, tc := range cases {
 		p := &Policy{Source: "/etc/secrun/config.toml", Annotations: AnnotationPolicy{Allow: tc.allow}}
 		s := &specs.Spec{Process: &specs.Process{}, Annotations: tc.ann}
-		_, err := p.annotationsStep(s)
+		_, err := annotations{p}.Modify(s)
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("%q allow %q: refused: %v", tc.ann, tc.allow, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/secrun/secrun/internal/atomicfile"
 )
 
 // File is a spec document on disk: a bundle's config.json, or the process
@@ -91,14 +92,16 @@ func LoadProcess(path string) (*Process, error) {
 // decode checks that data has one reading (strict.go) and decodes it into
 // v, a pointer to a runtime-spec type, with encoding/json v2's rules: exact
 // names, no duplicates, valid UTF-8, integers in range.
-func decode(data []byte, v any) error {
+func decode(data []byte, v any) error { return decodeAs(data, v, reflect.TypeOf(v).Elem()) }
+
+func decodeAs(data []byte, v any, schema reflect.Type) error {
 	if first := bytes.TrimLeft(data, " \t\r\n"); len(first) == 0 || first[0] != '{' {
 		if json.Unmarshal(data, new(any)) != nil {
 			return describe(data, json.Unmarshal(data, new(any)))
 		}
 		return fmt.Errorf("is %s, expected an object", kindName(first[0]))
 	}
-	if err := checkOneReading(data, reflect.TypeOf(v).Elem()); err != nil {
+	if err := checkOneReading(data, schema); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
@@ -173,5 +176,5 @@ func (f *File) Save(data []byte) (bool, error) {
 	if bytes.Equal(data, f.Orig) {
 		return false, nil
 	}
-	return true, WriteAtomic(f.Path, data, f.mode)
+	return true, atomicfile.Write(f.Path, data, f.mode)
 }

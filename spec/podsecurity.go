@@ -46,7 +46,7 @@ func (v Violation) String() string { return fmt.Sprintf("%s: %s = %s", v.Check, 
 var PSSChecks = []string{
 	"host-pid", "host-ipc", "host-network", "privileged", "capabilities", "host-path",
 	"proc-mount", "sysctls", "seccomp", "run-as-root", "privilege-escalation",
-	"host-mount", "hooks",
+	"host-mount", "hooks", "devices", "scheduling",
 }
 
 // Sysctls the Pod Security Standards call safe (namespaced, isolated).
@@ -82,13 +82,9 @@ func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
 		linux = *s.Linux
 	}
 	namespaceViolations(linux.Namespaces, add)
-	if linux.Resources != nil {
-		for i, d := range linux.Resources.Devices {
-			if w := broadDevice(d); w != "" {
-				add("privileged", fmt.Sprintf("linux.resources.devices[%d]", i), w)
-			}
-		}
-	}
+	deviceViolations(&linux, add)
+	netDeviceViolations(&linux, add)
+	schedulingViolations(s.Process, add)
 	procMountViolations(s.Mounts, &linux, add)
 	var asked []string
 	if c := s.Process.Capabilities; c != nil {
@@ -129,29 +125,6 @@ func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
 	}
 	slices.SortStableFunc(v, func(a, b Violation) int { return strings.Compare(a.Check, b.Check) })
 	return v
-}
-
-// broadDevice says what a device cgroup rule opens that no ordinary
-// container needs: every device, or every block or character device (a
-// wildcard major with read or write access; Docker's "c *:* m" only lets
-// mknod run).
-func broadDevice(d specs.LinuxDeviceCgroup) string {
-	wild := func(n *int64) bool { return n == nil || *n < 0 }
-	if !d.Allow || !wild(d.Major) || (d.Access != "" && !strings.ContainsAny(d.Access, "rw")) {
-		return ""
-	}
-	switch d.Type {
-	case "", "a":
-		if wild(d.Minor) {
-			return "allows every device"
-		}
-		return "allows every device of any major number"
-	case "b":
-		return "allows every block device (the host's disks)"
-	case "c":
-		return "allows every character device"
-	}
-	return ""
 }
 
 // procMountViolations: baseline's "proc-mount" check asks for the default
@@ -213,8 +186,13 @@ func readOnly(opts []string) bool {
 	return ro
 }
 
-// podSecurityStep runs last, on the spec as the runtime will see it.
-func (p *Policy) podSecurityStep(s *specs.Spec) ([]string, error) {
+// podSecurity runs the Pod Security checks on the spec as the runtime will
+// see it; violations not exempted refuse the spec, or in warn mode become a
+// Warning.
+type podSecurity struct{ p *Policy }
+
+func (m podSecurity) Modify(s *specs.Spec) ([]Change, error) {
+	p := m.p
 	ps := p.PodSecurity
 	if ps.Level == "" || ps.Level == PSSOff {
 		return nil, nil
@@ -226,11 +204,34 @@ func (p *Policy) podSecurityStep(s *specs.Spec) ([]string, error) {
 		}
 	}
 	if len(failed) == 0 {
-		return []string{fmt.Sprintf("note: podsecurity: %s checks pass", ps.Level)}, nil
+		return []Change{note("podsecurity", "%s checks pass", ps.Level)}, nil
 	}
 	msg := fmt.Sprintf("pod security level %q: %s (to allow a check for this workload, list its name in [podsecurity] allow of a rule in %s)", ps.Level, strings.Join(failed, "; "), p.Source)
 	if ps.Mode == "warn" {
-		return []string{"warning: " + msg}, nil
+		return []Change{{Step: "podsecurity", Kind: Warning, Msg: msg}}, nil
 	}
 	return nil, refuse("%s", msg)
+}
+
+// execPodSecurity holds an exec'd process to the Pod Security checks that
+// are about a process rather than the container's shape: under restricted,
+// no process runs as root (`exec --user 0`, or a process file with uid 0).
+type execPodSecurity struct{ p *Policy }
+
+func (m execPodSecurity) Modify(s *specs.Spec) ([]Change, error) {
+	ps := m.p.PodSecurity
+	if ps.Level != PSSRestricted || slices.Contains(ps.Allow, "run-as-root") || s.Process.User.UID != 0 {
+		return nil, nil
+	}
+	msg := fmt.Sprintf("pod security level %q: run-as-root: the exec'd process runs as uid 0 (to allow it for this workload, list \"run-as-root\" in [podsecurity] allow of a rule in %s)", ps.Level, m.p.Source)
+	if ps.Mode == "warn" {
+		return []Change{{Step: "podsecurity", Kind: Warning, Msg: msg}}, nil
+	}
+	return nil, refuse("%s", msg)
+}
+
+// CheckExecUser holds an exec's --user to the same check as a process file.
+func (p *Policy) CheckExecUser(uid uint32) error {
+	_, err := (execPodSecurity{p}).Modify(&specs.Spec{Process: &specs.Process{User: specs.User{UID: uid}}})
+	return err
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestPodSecurityChecks(t *testing.T) {
 			}
 			p.PodSecurity = PodSecurity{Level: tc.level, Mode: "warn"}
 			changes, err := p.ApplyConfig(load(t, doc).Spec)
-			if err != nil || !strings.Contains(strings.Join(changes, "\n"), "warning: pod security") {
+			if err != nil || !slices.ContainsFunc(changes, func(c Change) bool { return c.Kind == Warning && strings.HasPrefix(c.Msg, "pod security") }) {
 				t.Errorf("warn mode: %v %v", changes, err)
 			}
 		})

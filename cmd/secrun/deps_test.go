@@ -19,6 +19,7 @@ func TestWrapperStaysLean(t *testing.T) {
 		"github.com/sirupsen/logrus",
 		"github.com/BurntSushi/toml", // one TOML library: go-toml/v2
 		"github.com/seccomp/libseccomp-golang",
+		"github.com/elastic/go-libaudit",
 		"text/template",
 		"html/template",
 		"runtime/cgo",

@@ -3,13 +3,15 @@ package apparmorgen
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/secrun/secrun/profiles"
@@ -99,7 +101,9 @@ func (f Format) String() string {
 
 // DetectFormat picks the format by file extension (.toml; .yaml, .yml,
 // .json), else by content: a first significant line that is a [table]
-// header or a key = value pair is TOML, anything else YAML.
+// header or a key = value pair is TOML, anything else YAML. This look at
+// the first line is by hand because no parser says which language a text
+// is: some documents parse as both TOML and YAML.
 func DetectFormat(file string, data []byte) Format {
 	switch strings.ToLower(filepath.Ext(file)) {
 	case ".toml":
@@ -150,7 +154,12 @@ func ParsePolicyFormat(file string, data []byte, format Format) (*Policy, error)
 func decode(data []byte, format Format) (map[string]any, error) {
 	if format == TOML {
 		var m map[string]any
-		if _, err := toml.Decode(string(data), &m); err != nil {
+		if err := toml.Unmarshal(data, &m); err != nil {
+			var de *toml.DecodeError
+			if errors.As(err, &de) {
+				row, _ := de.Position()
+				return nil, fmt.Errorf("line %d: %s", row, strings.TrimPrefix(de.Error(), "toml: "))
+			}
 			return nil, err
 		}
 		if m == nil {
@@ -222,6 +231,8 @@ func typeName(x any) string {
 		return "a list"
 	case map[string]any:
 		return "a table"
+	case time.Time, toml.LocalDate, toml.LocalTime, toml.LocalDateTime:
+		return "a date or time"
 	}
 	return fmt.Sprintf("a %T", x)
 }

@@ -197,3 +197,25 @@ func TestParseInterleaved(t *testing.T) {
 		t.Errorf("pos %v out %q err %v", pos, *out, err)
 	}
 }
+
+// diff against runtime-default flags what a recording allows beyond it,
+// argument values included (clone with namespace flags).
+func TestDiffFlagsLooserThanDefault(t *testing.T) {
+	rec := allowlist("read", "write", "clone", "clone3", "keyctl")
+	p := writeProfile(t, "rec.json", rec)
+	code, out, errs := run(t, "diff", p, profiles.RuntimeDefault)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "LOOSER than runtime-default: A allows what runtime-default denies") || !strings.Contains(out, "clone clone3 keyctl") {
+		t.Errorf("looser names not flagged:\n%s", out)
+	}
+	// A recording inside runtime-default is not flagged.
+	within := allowlist("read", "write")
+	within.Syscalls = append(within.Syscalls, specs.LinuxSyscall{Names: []string{"clone"}, Action: specs.ActAllow,
+		Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0x7E030000, ValueTwo: 0x10000, Op: specs.OpMaskedEqual}}})
+	_, out, _ = run(t, "diff", writeProfile(t, "within.json", within), profiles.RuntimeDefault)
+	if strings.Contains(out, "LOOSER than runtime-default") {
+		t.Errorf("a profile within runtime-default flagged:\n%s", out)
+	}
+}

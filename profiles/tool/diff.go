@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -28,6 +29,16 @@ func diff(args []string, stdout, stderr io.Writer) int {
 	opt := loadOptions{Caps: caps.or(profiles.Stock)}
 	var ps [2]*Profile
 	for i, f := range files {
+		if lvl, ok := profiles.Levels[f]; ok && !exists(f) {
+			// A built-in level by name, resolved for --caps.
+			s, err := lvl.Seccomp(opt.Caps)
+			if err != nil {
+				fmt.Fprintf(stderr, "secrun profile diff: %v\n", err)
+				return 1
+			}
+			ps[i] = &Profile{Path: f, Format: "level", Seccomp: s}
+			continue
+		}
 		if ps[i], err = loadFile(f, opt); err != nil {
 			fmt.Fprintf(stderr, "secrun profile diff: %v\n", err)
 			return 1
@@ -40,6 +51,30 @@ func diff(args []string, stdout, stderr io.Writer) int {
 	}
 	writeDiff(stdout, ps[0], ps[1])
 	return 0
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// looser lists the names a allows for some arguments where b denies them,
+// for some or all of those arguments: what a adds to b. For two allowlists
+// it is what merging a into b narrows (profiles.Merge); otherwise every name
+// whose status differs in a's favour or whose argument rules differ.
+func looser(a, b *specs.LinuxSeccomp, d profileDiff, aIsA bool) []string {
+	if !profiles.Permissive(a.DefaultAction) && !profiles.Permissive(b.DefaultAction) {
+		_, narrowed := profiles.Merge(a, b)
+		return narrowed
+	}
+	var out []string
+	if aIsA {
+		out = slices.Concat(d.OnlyA, d.AOutrightBConditional, d.AConditionalBDenied, d.BothConditionalDiffers)
+	} else {
+		out = slices.Concat(d.OnlyB, d.BOutrightAConditional, d.BConditionalADenied, d.BothConditionalDiffers)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // profileDiff is what two profiles allow differently.
@@ -134,6 +169,23 @@ func writeDiff(w io.Writer, a, b *Profile) {
 	section("  allowed for some arguments by A, denied by B", d.AConditionalBDenied)
 	section("  allowed for some arguments by B, denied by A", d.BConditionalADenied)
 	section("  argument rules in both, not the same", d.BothConditionalDiffers)
+	// What each allows that the other denies, argument values included:
+	// against runtime-default, a profile that is looser than the default.
+	for _, x := range []struct {
+		this, other *Profile
+		isA         bool
+		label       string
+	}{{a, b, true, "A"}, {b, a, false, "B"}} {
+		names := looser(x.this.Seccomp, x.other.Seccomp, d, x.isA)
+		if len(names) == 0 {
+			continue
+		}
+		title := fmt.Sprintf("LOOSER: %s allows what %s denies (for some or all arguments)", x.label, map[bool]string{true: "B", false: "A"}[x.isA])
+		if x.other.Path == profiles.RuntimeDefault {
+			title = fmt.Sprintf("LOOSER than runtime-default: %s allows what runtime-default denies (for some or all arguments); secrun uses a profile file merged with runtime-default, so these are narrowed", x.label)
+		}
+		section(title, names)
+	}
 	same := len(d.OnlyA)+len(d.OnlyB)+len(d.AOutrightBConditional)+len(d.BOutrightAConditional)+
 		len(d.AConditionalBDenied)+len(d.BConditionalADenied)+len(d.BothConditionalDiffers) == 0
 	if same {

@@ -10,12 +10,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/secrun/secrun/internal/atomicfile"
 	"github.com/secrun/secrun/profiles"
 )
 
@@ -33,7 +32,9 @@ Commands:
         resolved by libseccomp for every architecture, duplicate and
         conflicting rules, and the filter compiled to BPF.
   diff [--caps LIST] A B
-        What each profile allows that the other does not.
+        What each profile allows that the other does not; A or B may be a
+        built-in level by name (runtime-default): a profile that allows what
+        it denies is flagged LOOSER.
   merge [--caps LIST] [--output FILE] A B...
         Union of what allowlist profiles allow (e.g. recordings of replicas).
   show [--caps LIST] [--profiles-dir DIR] NAME
@@ -158,35 +159,14 @@ func marshalProfile(p *specs.LinuxSeccomp) []byte {
 	return b.Bytes()
 }
 
-// writeOutput writes data to path (temp file in the same directory, fsync,
-// rename) or to stdout when path is empty.
+// writeOutput writes data to path atomically, or to stdout when path is
+// empty or "-".
 func writeOutput(path string, data []byte, stdout io.Writer) error {
 	if path == "" || path == "-" {
 		_, err := stdout.Write(data)
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

@@ -1,4 +1,7 @@
-package spec
+// Package atomicfile is the project's one atomic write: every file secrun
+// rewrites (config.json, process files, containerd's config, profiles,
+// recordings) goes through it.
+package atomicfile
 
 import (
 	"fmt"
@@ -9,11 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// WriteAtomic replaces path with data: a temp file in the same directory,
-// fsync, rename, then fsync of the directory, so a crash at any moment leaves
-// either the old or the new file, never a torn one. It is the one atomic
-// write of the project.
-func WriteAtomic(path string, data []byte, mode fs.FileMode) error {
+// Write replaces path with data: a temp file in the same directory, fsync,
+// rename, then fsync of the directory, so a crash at any moment leaves
+// either the old or the new file, never a torn one.
+func Write(path string, data []byte, mode fs.FileMode) error {
+	return WriteAs(path, data, mode, -1, -1)
+}
+
+// WriteAs is Write that also gives the file an owner (uid -1: the writer's),
+// for files whose owner must survive the rewrite.
+func WriteAs(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".secrun-*")
 	if err != nil {
@@ -31,6 +39,11 @@ func WriteAtomic(path string, data []byte, mode fs.FileMode) error {
 	}
 	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
+		if err := tmp.Chown(uid, gid); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	durable := !onTmpfs(dir)
 	if durable {

@@ -1,0 +1,141 @@
+package shim
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/secrun/secrun/internal/atomicfile"
+	"github.com/secrun/secrun/spec"
+)
+
+// Running a bundle again (`secrun run` twice, with another profile the
+// second time) must confine the bundle's original spec, not secrun's earlier
+// rewrite of it: a profile merged into the rewrite would be intersected with
+// the earlier one. So on first sight secrun keeps the original next to it,
+// and starts from it again while config.json is exactly what secrun wrote:
+//
+//	config.json.secrun-orig  the spec as it was before secrun's first rewrite
+//	config.json.secrun-sum   digest of the config.json secrun wrote last
+//	                         (FNV-1a, 128 bits: it tells secrun's own output
+//	                         from an edit; a collision would only discard the
+//	                         edit, and the wrapper stays without crypto/*)
+//
+// A config.json without the marker annotation (secrun.io/policy) is an
+// original: it replaces the kept one. One with the marker is secrun's own
+// output: it is replaced by the kept original when its digest is the one
+// secrun recorded, and refused otherwise (edited after secrun wrote it, or
+// copied from a rewritten bundle), since secrun cannot tell what the
+// original was.
+//
+// Planting: both files are written only by secrun (temp file and rename,
+// mode 0600) and read only when they are regular files owned by secrun's
+// own user with no group or other access; whoever could plant them could
+// write config.json itself. And an original goes through the whole policy
+// like any spec: at worst it is another spec, never a looser result.
+const (
+	origSuffix = ".secrun-orig"
+	sumSuffix  = ".secrun-sum"
+)
+
+// original is what keepOriginal found, for saving the result.
+type original struct {
+	path string      // config.json
+	mode fs.FileMode // its mode, kept when it is rewritten from the original
+	used bool        // cfg was parsed from the kept original
+	orig []byte      // a new original, to keep
+}
+
+// keepOriginal returns the spec to confine: cfg itself (kept as the
+// original) or the kept original of a config.json secrun rewrote.
+func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
+	fi, err := os.Lstat(cfg.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := &original{path: cfg.Path, mode: fi.Mode().Perm()}
+	if _, marked := cfg.Spec.Annotations[spec.AnnPolicy]; !marked {
+		o.orig = cfg.Orig // kept by save
+		return cfg, o, nil
+	}
+	refuse := func(why string) error {
+		return &spec.Error{Msg: fmt.Sprintf("%s carries secrun's annotation %s, so secrun rewrote it, but %s; secrun will not confine a rewrite again (the profiles would be intersected). Put the bundle's original config.json back (secrun keeps the one it first saw in %s), or remove the annotation %s to confine this file as it is",
+			cfg.Path, spec.AnnPolicy, why, cfg.Path+origSuffix, spec.AnnPolicy)}
+	}
+	sum, err := readKept(cfg.Path + sumSuffix)
+	if err != nil {
+		return nil, nil, refuse(err.Error())
+	}
+	if strings.TrimSpace(string(sum)) != digest(cfg.Orig) {
+		return nil, nil, refuse("it is not what secrun wrote last (its digest differs from " + cfg.Path + sumSuffix + "): it was edited since")
+	}
+	data, err := readKept(cfg.Path + origSuffix)
+	if err != nil {
+		return nil, nil, refuse(err.Error())
+	}
+	orig, err := spec.ParseConfig(cfg.Path+origSuffix, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	orig.Path = cfg.Path
+	o.used = true
+	return orig, o, nil
+}
+
+// save keeps a new original, records the digest of data, then writes data
+// as config.json. A crash in between leaves a config.json that is either
+// the original or a rewrite whose digest does not match: confined again,
+// or refused, never confined from the wrong original.
+func (o *original) save(cfg *spec.Config, data []byte) error {
+	if o.orig != nil {
+		if err := atomicfile.Write(o.path+origSuffix, o.orig, 0o600); err != nil {
+			return err
+		}
+	}
+	if err := atomicfile.Write(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
+		return err
+	}
+	if !o.used {
+		_, err := cfg.Save(data)
+		return err
+	}
+	if cur, err := os.ReadFile(o.path); err == nil && bytes.Equal(cur, data) {
+		return nil
+	}
+	return atomicfile.Write(o.path, data, o.mode)
+}
+
+// readKept reads a file secrun keeps beside config.json, refusing one it
+// cannot have written.
+func readKept(path string) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s does not exist", path)
+		}
+		return nil, err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	case st == nil || int(st.Uid) != os.Geteuid():
+		return nil, fmt.Errorf("%s is not owned by secrun's user (uid %d)", path, os.Geteuid())
+	case fi.Mode().Perm()&0o077 != 0:
+		return nil, fmt.Errorf("%s has group or other access (mode %04o; secrun writes it 0600)", path, fi.Mode().Perm())
+	case fi.Size() > spec.MaxSize:
+		return nil, fmt.Errorf("%s is larger than a spec may be", path)
+	}
+	return os.ReadFile(path)
+}
+
+func digest(data []byte) string {
+	h := fnv.New128a()
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}

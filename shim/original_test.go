@@ -1,0 +1,123 @@
+package shim
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secrun/secrun/spec"
+)
+
+const origDoc = `{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","noNewPrivileges":false},"root":{"path":"rootfs"}}`
+
+// confineOnce does what createPolicy does with the files: load, pick the
+// original, mark, save.
+func confineOnce(t *testing.T, dir, mark string) (*spec.Config, error) {
+	t.Helper()
+	cfg, err := spec.LoadConfig(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, kept, err := keepOriginal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Spec.Process.NoNewPrivileges = true
+	if cfg.Spec.Annotations == nil {
+		cfg.Spec.Annotations = map[string]string{}
+	}
+	cfg.Spec.Annotations[spec.AnnPolicy] = mark
+	data, err := cfg.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, kept.save(cfg, data)
+}
+
+func TestRunAgainStartsFromOriginal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	os.WriteFile(path, []byte(origDoc), 0o640)
+	if _, err := confineOnce(t, dir, "a/enforce"); err != nil {
+		t.Fatal(err)
+	}
+	if kept, _ := os.ReadFile(path + origSuffix); string(kept) != origDoc {
+		t.Fatalf("original not kept: %s", kept)
+	}
+	// Again: starts from the original, not from the rewrite.
+	cfg, err := confineOnce(t, dir, "b/enforce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.Orig) != origDoc {
+		t.Errorf("second run started from %s", cfg.Orig)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
+		t.Errorf("config.json mode %v, want the original's 0640", fi.Mode().Perm())
+	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"b/enforce"`) || strings.Contains(string(data), `"a/enforce"`) {
+		t.Errorf("config.json after the second run: %s", data)
+	}
+
+	// A new original (no marker) replaces the kept one.
+	newDoc := strings.Replace(origDoc, `"sh"`, `"true"`, 1)
+	os.WriteFile(path, []byte(newDoc), 0o640)
+	if _, err := confineOnce(t, dir, "c/enforce"); err != nil {
+		t.Fatal(err)
+	}
+	if kept, _ := os.ReadFile(path + origSuffix); string(kept) != newDoc {
+		t.Errorf("new original not kept: %s", kept)
+	}
+}
+
+// Hostile inputs: a rewrite edited afterwards, a marked config.json with
+// nothing kept, and kept files secrun cannot have written.
+func TestRunAgainRefusals(t *testing.T) {
+	setup := func(t *testing.T) (string, string) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "config.json")
+		os.WriteFile(path, []byte(origDoc), 0o644)
+		if _, err := confineOnce(t, dir, "a/enforce"); err != nil {
+			t.Fatal(err)
+		}
+		return dir, path
+	}
+	for name, c := range map[string]struct {
+		spoil func(t *testing.T, path string)
+		want  string
+	}{
+		"edited": {func(t *testing.T, path string) {
+			data, _ := os.ReadFile(path)
+			os.WriteFile(path, []byte(strings.Replace(string(data), `"sh"`, `"bash"`, 1)), 0o644)
+		}, "edited since"},
+		"nothing kept": {func(t *testing.T, path string) {
+			os.Remove(path + sumSuffix)
+			os.Remove(path + origSuffix)
+		}, "does not exist"},
+		"planted world-readable": {func(t *testing.T, path string) {
+			os.Chmod(path+origSuffix, 0o644)
+		}, "group or other access"},
+		"planted symlink": {func(t *testing.T, path string) {
+			other := filepath.Join(t.TempDir(), "loose.json")
+			os.WriteFile(other, []byte(origDoc), 0o600)
+			os.Remove(path + origSuffix)
+			os.Symlink(other, path+origSuffix)
+		}, "not a regular file"},
+		"planted by another user": {func(t *testing.T, path string) {
+			if os.Geteuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			os.Chown(path+origSuffix, 65534, 65534)
+		}, "not owned by secrun's user"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, path := setup(t)
+			c.spoil(t, path)
+			_, err := confineOnce(t, dir, "b/enforce")
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), spec.AnnPolicy) {
+				t.Errorf("err = %v, want a refusal saying %q", err, c.want)
+			}
+		})
+	}
+}

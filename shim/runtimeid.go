@@ -1,0 +1,88 @@
+package shim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Which runtime is at a path, and so by which rules it reads its command
+// line, is what its `--version` says ("runc version 1.1.5", "crun version
+// 1.8.1"); the binary's name proves nothing (runc may be a link to crun).
+// The answer is kept in featuresCache per binary, keyed by what changes when
+// the file is replaced (inode, size, mtime, ctime), so a create costs one
+// stat and one small read; the runtime runs once per new binary.
+
+var versionLine = regexp.MustCompile(`^(runc|crun) version ([0-9]+)\.([0-9]+)`)
+
+// dialectsFor returns the rules the runtime at path reads argv by: one
+// dialect when secrun knows the runtime and version, all of them otherwise
+// (then a line is accepted only if all read it alike).
+func dialectsFor(path string) []dialect {
+	kind, major, minor := identify(path)
+	v := major*1000 + minor
+	switch {
+	case kind == "runc" && v >= 1000 && v <= 1001:
+		return []dialect{runc11}
+	case kind == "runc" && v >= 1002 && v <= 1005:
+		return []dialect{runc12}
+	case kind == "crun" && v >= 1000 && v <= 1021:
+		return []dialect{crunBefore}
+	case kind == "crun" && v >= 1022 && v <= 1029:
+		return []dialect{crunAfter}
+	}
+	return allDialects
+}
+
+var allDialects = []dialect{runc11, runc12, crunBefore, crunAfter}
+
+func identify(path string) (kind string, major, minor int) {
+	line := cachedVersion(path)
+	m := versionLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", 0, 0
+	}
+	major, _ = strconv.Atoi(m[2])
+	minor, _ = strconv.Atoi(m[3])
+	return m[1], major, minor
+}
+
+func cachedVersion(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d\x00%d", path, fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		fmt.Fprintf(h, "\x00%d\x00%d\x00%d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	cache := filepath.Join(featuresCache, fmt.Sprintf("%016x.version", h.Sum64()))
+	if v, ok := readCache(cache); ok && v != "" {
+		return v
+	}
+	line := probeVersion(path)
+	if line != "" {
+		writeCache(cache, line)
+	}
+	return line
+}
+
+// probeVersion returns the first line of `path --version`.
+func probeVersion(path string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := runtimeCommand(ctx, path, Globals{}, "--version").Output()
+	if err != nil {
+		return ""
+	}
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	return string(line)
+}
