@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
@@ -63,6 +64,9 @@ type SeccompConfig struct {
 	// is used merged with runtime-default for the container's capabilities.
 	// Only a rule pinned to one namespace may set it.
 	AllowLooser bool `toml:"allow_looser_than_default"`
+	// BurnIn: an enforced profile file younger than this (a Go duration,
+	// "0": never) is used with a warning in the runtime log.
+	BurnIn string `toml:"burn_in"`
 }
 
 type CapConfig struct {
@@ -206,6 +210,9 @@ func (c *Config) fill() {
 	if c.Seccomp.Architectures == "" {
 		c.Seccomp.Architectures = "all"
 	}
+	if c.Seccomp.BurnIn == "" {
+		c.Seccomp.BurnIn = "72h"
+	}
 	if c.Capabilities.OnViolation == "" {
 		c.Capabilities.OnViolation = "refuse"
 	}
@@ -262,6 +269,9 @@ func (c *Config) validate() error {
 	}
 	if err := oneOf("seccomp.architectures", c.Seccomp.Architectures, "all", "native"); err != nil {
 		return err
+	}
+	if _, err := time.ParseDuration(c.Seccomp.BurnIn); err != nil && c.Seccomp.BurnIn != "0" {
+		return fmt.Errorf("seccomp.burn_in = %q: a duration such as \"72h\" or \"0\" (never warn): %v", c.Seccomp.BurnIn, err)
 	}
 	if c.Seccomp.AllowLooser {
 		return fmt.Errorf("seccomp.allow_looser_than_default: allowed only in a [[rules]] entry with namespace set to one namespace (no glob): it lets a profile allow what runtime-default denies")

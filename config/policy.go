@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,7 +25,7 @@ func (c *Config) Policy(aa *profiles.AppArmorHost) (*spec.Policy, error) {
 }
 
 // policy is Policy, and the notes its profile resolvers add to.
-func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]string, error) {
+func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]spec.Change, error) {
 	src := c.Path
 	switch {
 	case src == "":
@@ -48,7 +50,7 @@ func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]string, err
 			allow = append(slices.Clone(allow), cn)
 		}
 	}
-	notes := &[]string{}
+	notes := &[]spec.Change{}
 	resolve, err := c.profileResolver(c.Seccomp.Profile, notes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("node config %s: %w", src, err)
@@ -68,7 +70,7 @@ func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]string, err
 			Profile: c.AppArmor.Profile,
 			Require: c.AppArmor.Require,
 		},
-		Notes:       func() []string { return *notes },
+		Notes:       func() []spec.Change { return *notes },
 		LogDenials:  c.Monitor.Findings,
 		Annotations: spec.AnnotationPolicy{Allow: c.Annotations.Allow},
 		PodSecurity: spec.PodSecurity{
@@ -126,7 +128,7 @@ func nativeOnly(resolve func([]string) (*specs.LinuxSeccomp, error)) func([]stri
 // (Docker's format with includes/excludes, or plain OCI) merged with
 // runtime-default for that set, unless allow_looser_than_default. What the
 // merge took away is added to notes, for explain and the debug log.
-func (c *Config) profileResolver(ref string, notes *[]string) (func([]string) (*specs.LinuxSeccomp, error), error) {
+func (c *Config) profileResolver(ref string, notes *[]spec.Change) (func([]string) (*specs.LinuxSeccomp, error), error) {
 	if l, ok := profiles.Levels[ref]; ok {
 		return l.Seccomp, nil
 	}
@@ -138,6 +140,7 @@ func (c *Config) profileResolver(ref string, notes *[]string) (func([]string) (*
 	if err != nil {
 		return nil, fmt.Errorf("seccomp.profile = %q: %w", ref, err)
 	}
+	c.burnIn(path, notes)
 	return func(bounding []string) (*specs.LinuxSeccomp, error) {
 		p, err := mobyseccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{
 			Capabilities: &specs.LinuxCapabilities{Bounding: bounding},
@@ -149,7 +152,7 @@ func (c *Config) profileResolver(ref string, notes *[]string) (func([]string) (*
 			return nil, fmt.Errorf("seccomp profile %s: has no defaultAction and no syscalls", path)
 		}
 		if c.Seccomp.AllowLooser {
-			*notes = append(*notes, fmt.Sprintf("profile %s is used as it is, not bounded by %s (allow_looser_than_default in a rule)", path, profiles.RuntimeDefault))
+			*notes = append(*notes, seccompNote(spec.Note, "profile %s is used as it is, not bounded by %s (allow_looser_than_default in a rule)", path, profiles.RuntimeDefault))
 			return profiles.Normalize(p), nil
 		}
 		return boundByDefault(path, p, bounding, notes)
@@ -160,7 +163,7 @@ func (c *Config) profileResolver(ref string, notes *[]string) (func([]string) (*
 // bounding set: a recording or a hand-written profile never allows what
 // runtime-default denies (clone with namespace flags, clone3, keyctl...),
 // whether it is the node's profile, a rule's, or a pod's pick.
-func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes *[]string) (*specs.LinuxSeccomp, error) {
+func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes *[]spec.Change) (*specs.LinuxSeccomp, error) {
 	if w := profiles.MergeWork(p); w > profiles.MaxMergeWork {
 		return nil, fmt.Errorf("seccomp profile %s: %d syscall and argument alternatives, over secrun's limit of %d for merging it with %s; simplify or split its rules", path, w, profiles.MaxMergeWork, profiles.RuntimeDefault)
 	}
@@ -173,7 +176,7 @@ func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes
 	if len(narrowed) > 0 {
 		what = "narrowed to what runtime-default allows: " + strings.Join(narrowed, ", ")
 	}
-	*notes = append(*notes, fmt.Sprintf("profile %s is used merged with %s for the container's capabilities (a profile file never allows what %s denies); %s",
+	*notes = append(*notes, seccompNote(spec.Note, "profile %s is used merged with %s for the container's capabilities (a profile file never allows what %s denies); %s",
 		path, profiles.RuntimeDefault, profiles.RuntimeDefault, what))
 	return merged, nil
 }
@@ -190,4 +193,30 @@ func ensureAppArmor(aa *profiles.AppArmorHost, name, dir string) error {
 		}
 	}
 	return aa.Ensure(name, dir)
+}
+
+func seccompNote(kind spec.Kind, format string, a ...any) spec.Change {
+	return spec.Change{Step: "seccomp", Kind: kind, Msg: fmt.Sprintf(format, a...)}
+}
+
+// burnIn warns while an enforced profile file is younger than
+// [seccomp] burn_in: a recording holds only what the workload did while it
+// was recorded, and a young one has not yet seen the workload's whole life
+// (its periodic jobs, reloads, admin commands). The warning reaches the
+// runtime log on every create until the profile is older, or until the
+// workload runs in complain mode (a rule with [rules.seccomp] mode =
+// "complain" and [monitor] findings) while it settles.
+func (c *Config) burnIn(path string, notes *[]spec.Change) {
+	if c.Seccomp.Mode != "enforce" || c.Seccomp.BurnIn == "" || c.Seccomp.BurnIn == "0" {
+		return
+	}
+	period, err := time.ParseDuration(c.Seccomp.BurnIn)
+	fi, serr := os.Stat(path)
+	if err != nil || serr != nil {
+		return
+	}
+	if age := time.Since(fi.ModTime()); age < period {
+		*notes = append(*notes, seccompNote(spec.Warning, "profile %s is %s old, younger than [seccomp] burn_in = %q, and enforced: a recording allows only what the workload did while recorded; run it in complain mode with findings until it has seen the workload's whole life (%s)",
+			path, age.Round(time.Minute), c.Seccomp.BurnIn, "docs/profiles.md"))
+	}
 }

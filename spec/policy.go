@@ -22,9 +22,9 @@ type Policy struct {
 	// of the spec's own profile and is merged with the node's like one.
 	PodProfile func(bounding []string) (*specs.LinuxSeccomp, error)
 	// Notes, when set, returns what resolving Seccomp and PodProfile had
-	// to say (a profile file bounded by runtime-default), for explain: each
-	// becomes a Note of the seccomp step.
-	Notes       func() []string
+	// to say (a profile file bounded by runtime-default, a young profile),
+	// for explain and the runtime log.
+	Notes       func() []Change
 	AppArmor    AppArmorPolicy
 	PodSecurity PodSecurity
 	// LogDenials adds SECCOMP_FILTER_FLAG_LOG in enforce mode, so denials

@@ -65,9 +65,7 @@ func (m seccomp) Modify(s *specs.Spec) ([]Change, error) {
 		changes = append(changes, changed("seccomp", "added %s (%d syscalls allowed, defaultAction %s)", p.SeccompName, countAllowed(def), def.DefaultAction))
 	}
 	if p.Notes != nil {
-		for _, n := range p.Notes() {
-			changes = append(changes, note("seccomp", "%s", n))
-		}
+		changes = append(changes, p.Notes()...)
 	}
 	if p.LogDenials && !slices.Contains(final.Flags, specs.LinuxSeccompFlagLog) {
 		final.Flags = append(slices.Clone(final.Flags), specs.LinuxSeccompFlagLog)
