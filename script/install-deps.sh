@@ -41,4 +41,7 @@ if [ -d /sys/fs/cgroup/memory ] && ! grep -qE '^cgroup [^ ]+ cgroup [^ ]*hugetlb
 	mkdir -p /sys/fs/cgroup/hugetlb 2>/dev/null || true
 	mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
 fi
+# etcd, kube-apiserver, kubelet and kubectl for the Kubernetes tests (a long build the first time).
+"$(dirname "$0")/install-kube.sh"
+
 echo "install-deps: ok (pinned tools in $TOOLS)"
