@@ -1,0 +1,348 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secrun/secrun/profiles"
+)
+
+// TestKubernetes runs secrun under a real single-node cluster (etcd,
+// kube-apiserver, kubelet built from k8s.io/kubernetes, containerd 2.2 and
+// 1.6 with the runtime entry `secrun setup containerd` writes) and checks
+// everything through kubectl, from inside the pods: the RuntimeClass path,
+// refusals as pod events, annotations, secrun as the default runtime with
+// per-namespace rules, Pod Security Admission beside secrun, and uninstall.
+func TestKubernetes(t *testing.T) {
+	for _, c := range containerds() {
+		t.Run("containerd-"+c.Name, func(t *testing.T) {
+			k := startKube(t, c)
+			t.Run("RuntimeClass pod confined", func(t *testing.T) { testKubeRuntimeClass(t, k) })
+			t.Run("example pod", func(t *testing.T) { testKubeExamplePod(t, k) })
+			t.Run("refusals are pod events", func(t *testing.T) { testKubeRefusals(t, k) })
+			t.Run("annotation picks profile", func(t *testing.T) { testKubeAnnotation(t, k) })
+			t.Run("recording by annotation", func(t *testing.T) { testKubeRecord(t, k) })
+			t.Run("Pod Security Admission and secrun", func(t *testing.T) { testKubePodSecurity(t, k) })
+			t.Run("default runtime and rules", func(t *testing.T) { testKubeDefault(t, k) })
+			t.Run("uninstall", func(t *testing.T) { testKubeUninstall(t, k) })
+		})
+	}
+}
+
+// applyRuntimeClass applies the RuntimeClass from deploy/kubernetes as a
+// cluster admin would.
+func applyRuntimeClass(t *testing.T, k *KubeCluster) {
+	t.Helper()
+	k.mustKubectl(t, "apply", "-f", "../deploy/kubernetes/runtimeclass.yaml")
+}
+
+func testKubeRuntimeClass(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	// Contrast: without the RuntimeClass the pod runs on plain runc.
+	k.RunPod(t, kubePod{Name: "plain"})
+	if st := fields(k.Exec(t, "default", "plain", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
+		t.Fatalf("a pod without the RuntimeClass is not the unconfined baseline: %v", st)
+	}
+
+	k.RunPod(t, kubePod{Name: "web", RuntimeClass: "secrun"})
+	// The RuntimeClass admission plugin merged the RuntimeClass's
+	// nodeSelector into the pod, and kubelet admitted it on the node the
+	// drop-in labelled.
+	if sel := k.mustKubectl(t, "get", "pod", "web", "-o", "jsonpath={.spec.nodeSelector}"); !strings.Contains(sel, `"secrun.io/enabled":"true"`) {
+		t.Errorf("pod nodeSelector %s: RuntimeClass scheduling not applied", sel)
+	}
+	if h := k.mustKubectl(t, "get", "node", kubeNodeName, "-o", "jsonpath={.metadata.labels.secrun\\.io/enabled}"); h != "true" {
+		t.Errorf("node label secrun.io/enabled = %q", h)
+	}
+	confined(t, "the pod's container (pid 1)", fields(k.Exec(t, "default", "web", "cat", "/proc/1/status")), profiles.Baseline)
+	out := k.Exec(t, "default", "web", "/bin/sh", "-c", "cat /proc/self/status; probe sys keyctl unshare-user")
+	confined(t, "kubectl exec", fields(out), profiles.Baseline)
+	if f := fields(out); f["keyctl"] != "EPERM" || f["unshare-user"] != "EPERM" {
+		t.Errorf("kubectl exec: syscalls not denied:\n%s", out)
+	}
+}
+
+// testKubeExamplePod runs deploy/kubernetes/example-pod.yaml as shipped,
+// but for what this cluster lacks: its image is replaced by the local test
+// image and it names its node (no registry, no scheduler).
+func testKubeExamplePod(t *testing.T, k *KubeCluster) {
+	data, err := os.ReadFile("../deploy/kubernetes/example-pod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for old, repl := range map[string]string{
+		"      image: busybox:stable\n": "      image: " + testImage + "\n      imagePullPolicy: Never\n",
+		"spec:\n":                       "spec:\n  nodeName: " + kubeNodeName + "\n",
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("example-pod.yaml has no %q", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	k.mustKubectl(t, "get", "runtimeclass", "secrun")
+	if out, err := k.KubectlIn(text, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply example pod: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { k.DeletePod("default", "secrun-example") })
+	k.WaitReady(t, "default", "secrun-example")
+	var logs string
+	for i := 0; i < 50 && !strings.Contains(logs, "NoNewPrivs"); i++ {
+		time.Sleep(200 * time.Millisecond)
+		logs, _ = k.Kubectl("logs", "secrun-example")
+	}
+	confined(t, "example pod (kubectl logs)", fields(logs), profiles.Baseline)
+	// Its annotation picked the restricted profile.
+	if f := fields(k.Exec(t, "default", "secrun-example", "probe", "sys", "personality", "getppid")); f["personality"] != "EPERM" || f["getppid"] != "ok" {
+		t.Errorf("example pod: the restricted profile is not in force: %v", f)
+	}
+}
+
+// testKubeRefusals: pods the API server admits (privileged namespace,
+// --allow-privileged) but secrun refuses; the refusal is what `kubectl get
+// events` and `kubectl describe` show.
+func testKubeRefusals(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	k.Namespace(t, "priv", "privileged")
+	// Contrast: on runc the same pod runs with CAP_SYS_ADMIN.
+	k.RunPod(t, kubePod{Name: "admin-runc", Namespace: "priv", AddCaps: []string{"SYS_ADMIN"}})
+	if st := fields(k.Exec(t, "priv", "admin-runc", "cat", "/proc/1/status")); st["CapEff"] != capMask(t, append(slices.Clone(profiles.Stock), "CAP_SYS_ADMIN")) {
+		t.Fatalf("runc pod with SYS_ADMIN: CapEff %s", st["CapEff"])
+	}
+	for _, c := range []struct {
+		pod  kubePod
+		want []string
+	}{
+		{kubePod{Name: "admin", Namespace: "priv", RuntimeClass: "secrun", AddCaps: []string{"SYS_ADMIN"}},
+			[]string{"looks privileged"}},
+		{kubePod{Name: "hostpid", Namespace: "priv", RuntimeClass: "secrun", HostPID: true},
+			[]string{"host-pid: linux.namespaces", "[podsecurity] allow"}},
+		{kubePod{Name: "privileged", Namespace: "priv", RuntimeClass: "secrun", Privileged: true},
+			[]string{"looks privileged"}},
+	} {
+		if err := k.Create(t, c.pod); err != nil {
+			t.Fatalf("the API server refused %s: %v", c.pod.Name, err)
+		}
+		ev := k.WaitEvent(t, "priv", c.pod.Name, "secrun: ")
+		for _, w := range c.want {
+			if !strings.Contains(ev, w) {
+				t.Errorf("pod %s: event lacks %q:\n%s", c.pod.Name, w, ev)
+			}
+		}
+		if strings.Contains(ev, "unable to retrieve OCI runtime error") {
+			t.Errorf("pod %s: secrun's error did not reach the event: %s", c.pod.Name, ev)
+		}
+		if desc := k.mustKubectl(t, "describe", "pod", "-n", "priv", c.pod.Name); !strings.Contains(desc, "secrun: ") {
+			t.Errorf("kubectl describe pod %s does not show secrun's reason:\n%s", c.pod.Name, desc)
+		}
+		if phase := k.mustKubectl(t, "get", "pod", "-n", "priv", c.pod.Name, "-o", "jsonpath={.status.containerStatuses[0].state.running}"); phase != "" {
+			t.Errorf("pod %s is running: %s", c.pod.Name, phase)
+		}
+		t.Logf("%s: %s", c.pod.Name, ev)
+	}
+}
+
+func testKubeAnnotation(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	k.RunPod(t, kubePod{Name: "tight", RuntimeClass: "secrun", Annotations: map[string]string{"secrun.io/seccomp-profile": "restricted"}})
+	if f := fields(k.Exec(t, "default", "tight", "probe", "sys", "personality", "getppid")); f["personality"] != "EPERM" || f["getppid"] != "ok" {
+		t.Errorf("the picked profile is not in force: %v", f)
+	}
+	// The same call without the annotation is allowed (Docker's profile).
+	k.RunPod(t, kubePod{Name: "loose", RuntimeClass: "secrun"})
+	if f := fields(k.Exec(t, "default", "loose", "probe", "sys", "personality")); f["personality"] != "ok" {
+		t.Errorf("personality without the annotation: %v", f)
+	}
+	if err := k.Create(t, kubePod{Name: "bogus", RuntimeClass: "secrun", Annotations: map[string]string{"secrun.io/seccomp-profile": "../../etc/passwd"}}); err != nil {
+		t.Fatal(err)
+	}
+	k.WaitEvent(t, "default", "bogus", "secrun.io/seccomp-profile")
+}
+
+// testKubeRecord: a pod annotated secrun.io/record is recorded; the profile
+// lands under recordings_dir, named after the namespace, pod and container,
+// once the pod is deleted.
+func testKubeRecord(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	dir := t.TempDir()
+	k.C.WriteSecrunConfig(t, fmt.Sprintf("recordings_dir = %q\n", dir)+kubeSecrunConfig(k.C))
+	defer k.C.WriteSecrunConfig(t, kubeSecrunConfig(k.C))
+	k.Namespace(t, "shop", "baseline")
+	k.RunPod(t, kubePod{Name: "web-0", Namespace: "shop", RuntimeClass: "secrun", Annotations: map[string]string{"secrun.io/record": "v1"}})
+	k.Exec(t, "shop", "web-0", "probe", "sys", "getppid")
+	k.DeletePod("shop", "web-0")
+	out := filepath.Join(dir, "shop", "web-0", "app-v1.json")
+	var data []byte
+	for i := 0; i < 100 && len(data) == 0; i++ {
+		data, _ = os.ReadFile(out)
+		time.Sleep(100 * time.Millisecond)
+	}
+	var p struct {
+		DefaultAction string
+		Syscalls      []struct{ Names []string }
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		files, _ := filepath.Glob(dir + "/*/*/*")
+		t.Fatalf("no recorded profile at %s (%v; files %v)", out, err, files)
+	}
+	var names []string
+	for _, r := range p.Syscalls {
+		names = append(names, r.Names...)
+	}
+	if p.DefaultAction != "SCMP_ACT_ERRNO" || !slices.Contains(names, "getppid") {
+		t.Errorf("recorded profile: default %s, %d names: %v", p.DefaultAction, len(names), names)
+	}
+}
+
+// testKubeDefault: `secrun setup containerd --default` and a restart make
+// secrun every pod's runtime; a rule by namespace lets kube-system's proxy
+// keep CAP_NET_ADMIN, and nobody else.
+func testKubeDefault(t *testing.T, k *KubeCluster) {
+	k.Setup(t, "--default")
+	k.RestartContainerd(t)
+	k.RunPod(t, kubePod{Name: "nobody-asked"})
+	confined(t, "a pod without runtimeClassName", fields(k.Exec(t, "default", "nobody-asked", "cat", "/proc/1/status")), profiles.Baseline)
+
+	k.C.WriteSecrunConfig(t, kubeSecrunConfig(k.C)+`
+[[rules]]
+name = "kube-proxy"
+namespace = "kube-system"
+container = "kube-proxy"
+[rules.capabilities]
+add = ["CAP_NET_ADMIN"]
+[rules.podsecurity]
+allow = ["capabilities"]
+`)
+	defer k.C.WriteSecrunConfig(t, kubeSecrunConfig(k.C))
+	k.RunPod(t, kubePod{Name: "kube-proxy-x", Namespace: "kube-system", Container: "kube-proxy", AddCaps: []string{"NET_ADMIN"}})
+	confined(t, "kube-proxy", fields(k.Exec(t, "kube-system", "kube-proxy-x", "cat", "/proc/1/status")), append(slices.Clone(profiles.Baseline), "CAP_NET_ADMIN"))
+	if err := k.Create(t, kubePod{Name: "kube-proxy-y", Container: "kube-proxy", AddCaps: []string{"NET_ADMIN"}}); err != nil {
+		t.Fatal(err)
+	}
+	k.WaitEvent(t, "default", "kube-proxy-y", "CAP_NET_ADMIN is not allowed")
+}
+
+// testKubeUninstall: `secrun setup containerd --uninstall` and a restart:
+// pods run on runc again, the RuntimeClass's handler is gone, and
+// containerd's config is what it was before secrun.
+func testKubeUninstall(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	k.Setup(t, "--uninstall")
+	k.RestartContainerd(t)
+	cfg, _ := os.ReadFile(k.ctrdConfig)
+	if string(cfg) != k.baseContainerdConfig() {
+		t.Errorf("containerd config after uninstall differs from the original:\n%s", cfg)
+	}
+	left, _ := filepath.Glob(filepath.Dir(k.ctrdConfig) + "/conf.d/*")
+	if len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	k.RunPod(t, kubePod{Name: "after"})
+	if st := fields(k.Exec(t, "default", "after", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
+		t.Errorf("after uninstall a pod is not on plain runc: %v", st)
+	}
+	if err := k.Create(t, kubePod{Name: "orphan", RuntimeClass: "secrun"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := k.WaitEvent(t, "default", "orphan", `no runtime for "secrun"`); !strings.HasPrefix(ev, "FailedCreatePodSandBox") {
+		t.Errorf("a secrun pod after uninstall: %s", ev)
+	}
+}
+
+// psaCase is one pod of the Pod Security comparison and, per namespace
+// level, which layer stops it: "PSA" (the API server refuses it),
+// "secrun" (admitted; the node refuses it) or "runs".
+type psaCase struct {
+	pod  kubePod
+	want map[string]string // level -> outcome
+	note string            // what secrun does to it when it runs
+}
+
+var restrictedContainer = map[string]any{
+	"runAsNonRoot": true, "runAsUser": 1000, "allowPrivilegeEscalation": false,
+	"capabilities":   map[string]any{"drop": []string{"ALL"}},
+	"seccompProfile": map[string]any{"type": "RuntimeDefault"},
+}
+
+func psaCases() []psaCase {
+	all := func(priv, base, restr string) map[string]string {
+		return map[string]string{"privileged": priv, "baseline": base, "restricted": restr}
+	}
+	return []psaCase{
+		{kubePod{Name: "plain"}, all("runs", "runs", "PSA"), "confined: Docker's profile, 13 capabilities, no-new-privileges"},
+		{kubePod{Name: "restricted", Security: restrictedContainer}, all("runs", "runs", "runs"), "confined, no capabilities"},
+		{kubePod{Name: "escalation", Security: map[string]any{"allowPrivilegeEscalation": true}}, all("runs", "runs", "PSA"), "runs with no-new-privileges all the same"},
+		{kubePod{Name: "seccomp-unconfined", Security: map[string]any{"seccompProfile": map[string]any{"type": "Unconfined"}}}, all("runs", "PSA", "PSA"), "runs with secrun's profile all the same"},
+		{kubePod{Name: "net-raw", AddCaps: []string{"NET_RAW"}}, all("runs", "PSA", "PSA"), "runs without CAP_NET_RAW (dropped quietly)"},
+		{kubePod{Name: "sys-admin", AddCaps: []string{"SYS_ADMIN"}}, all("secrun", "PSA", "PSA"), ""},
+		{kubePod{Name: "privileged", Privileged: true}, all("secrun", "PSA", "PSA"), ""},
+		{kubePod{Name: "host-pid", HostPID: true}, all("secrun", "PSA", "PSA"), ""},
+		{kubePod{Name: "host-network", HostNetwork: true}, all("secrun", "PSA", "PSA"), ""},
+	}
+}
+
+// testKubePodSecurity sends the same pods, all with runtimeClassName secrun,
+// to namespaces with Pod Security Admission enforcing privileged, baseline
+// and restricted, and checks which layer refuses each: in the privileged
+// namespace secrun alone stands in the way, and where PSA admits a pod
+// secrun runs it (confined).
+func testKubePodSecurity(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	levels := []string{"privileged", "baseline", "restricted"}
+	for _, l := range levels {
+		k.Namespace(t, "psa-"+l, l)
+	}
+	cases := psaCases()
+	for _, l := range levels {
+		for _, c := range cases {
+			p := c.pod
+			p.Namespace, p.RuntimeClass = "psa-"+l, "secrun"
+			got := ""
+			if err := k.Create(t, p); err != nil {
+				if !strings.Contains(err.Error(), "violates PodSecurity") {
+					t.Errorf("%s in %s: refused, but not by Pod Security: %v", p.Name, l, err)
+				}
+				got = "PSA"
+			} else {
+				got = k.podOutcome(t, p.Namespace, p.Name)
+			}
+			if got != c.want[l] {
+				t.Errorf("%s in a %s namespace: %s, want %s\n%s", p.Name, l, got, c.want[l], k.Events(p.Namespace, p.Name))
+				continue
+			}
+			if got == "runs" {
+				st := fields(k.Exec(t, p.Namespace, p.Name, "cat", "/proc/1/status"))
+				caps := profiles.Baseline
+				if p.Name == "restricted" {
+					caps = nil
+				}
+				confined(t, p.Name+" in "+l, st, caps)
+			}
+		}
+	}
+}
+
+// podOutcome waits until the pod is ready ("runs") or an event carries
+// secrun's refusal ("secrun").
+func (k *KubeCluster) podOutcome(t *testing.T, ns, name string) string {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		if out, _ := k.Kubectl("get", "pod", "-n", ns, name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`); out == "True" {
+			return "runs"
+		}
+		if strings.Contains(k.Events(ns, name), "secrun: ") {
+			return "secrun"
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	desc, _ := k.Kubectl("describe", "pod", "-n", ns, name)
+	t.Fatalf("pod %s/%s neither ran nor was refused:\n%s", ns, name, desc)
+	return ""
+}
