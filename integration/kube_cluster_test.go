@@ -53,6 +53,7 @@ type daemon struct {
 type KubeCluster struct {
 	Dir        string
 	C          *Containerd
+	Runtime    string // the real runtime secrun execs (runc entries keep c.Runc)
 	Kubeconfig string
 	ctrdConfig string // containerd's config.toml, edited by `secrun setup containerd`
 	apiPort    int
@@ -74,11 +75,11 @@ func needKube(t *testing.T) {
 }
 
 // startKube brings up the cluster with containerd c, whose secrun runtime
-// entry is written by `secrun setup containerd` (with extra flags).
-func startKube(t *testing.T, c *Containerd, setupFlags ...string) *KubeCluster {
+// entry is written by `secrun setup containerd`; secrun execs runtime.
+func startKube(t *testing.T, c *Containerd, runtime string) *KubeCluster {
 	t.Helper()
 	needKube(t)
-	for _, p := range []string{c.Bin, c.Ctr, crictlPath(), c.Runc} {
+	for _, p := range []string{c.Bin, c.Ctr, crictlPath(), c.Runc, runtime} {
 		if _, err := os.Stat(p); err != nil {
 			if required() {
 				t.Fatalf("%s missing (script/install-deps.sh installs it)", p)
@@ -91,12 +92,12 @@ func startKube(t *testing.T, c *Containerd, setupFlags ...string) *KubeCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &KubeCluster{Dir: dir, C: c, daemons: map[string]*daemon{}}
+	k := &KubeCluster{Dir: dir, C: c, Runtime: runtime, daemons: map[string]*daemon{}}
 	t.Cleanup(func() { k.stop(t); os.RemoveAll(dir) })
 	k.writeCerts(t)
 	k.startEtcd(t)
 	k.startAPIServer(t)
-	k.startContainerd(t, setupFlags...)
+	k.startContainerd(t)
 	k.startKubelet(t)
 	return k
 }
@@ -409,18 +410,18 @@ func (k *KubeCluster) Setup(t *testing.T, flags ...string) string {
 	return string(out)
 }
 
-func (k *KubeCluster) startContainerd(t *testing.T, setupFlags ...string) {
+func (k *KubeCluster) startContainerd(t *testing.T) {
 	c := k.C
 	c.Dir, c.Sock = k.path("ctrd"), k.path("ctrd/c.sock")
 	os.MkdirAll(c.Dir+"/etc", 0o755)
 	writeTestCNI(t, c.Dir+"/cni")
 	c.SecrunConf = c.Dir + "/secrun.toml"
-	c.WriteSecrunConfig(t, kubeSecrunConfig(c))
+	c.WriteSecrunConfig(t, k.SecrunConfig())
 	k.ctrdConfig = c.Dir + "/etc/config.toml"
 	if err := os.WriteFile(k.ctrdConfig, []byte(k.baseContainerdConfig()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	k.Setup(t, setupFlags...)
+	k.Setup(t)
 	k.StartContainerd(t)
 	if imageTar == "" {
 		imageTar = filepath.Join(work, "image.tar")
@@ -431,8 +432,8 @@ func (k *KubeCluster) startContainerd(t *testing.T, setupFlags ...string) {
 	}
 }
 
-// kubeSecrunConfig is the node config of the cluster: secrun's defaults.
-func kubeSecrunConfig(c *Containerd) string { return fmt.Sprintf("runtime = %q\n", c.Runc) }
+// SecrunConfig is the node config of the cluster: secrun's defaults.
+func (k *KubeCluster) SecrunConfig() string { return fmt.Sprintf("runtime = %q\n", k.Runtime) }
 
 // StartContainerd starts (or, after StopContainerd, restarts) the daemon.
 // Running pods survive a restart: their shims keep them.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,14 +16,26 @@ import (
 
 // TestKubernetes runs secrun under a real single-node cluster (etcd,
 // kube-apiserver, kubelet built from k8s.io/kubernetes, containerd 2.2 and
-// 1.6 with the runtime entry `secrun setup containerd` writes) and checks
+// 1.6 with the runtime entry `secrun setup containerd` writes; secrun execs
+// runc 1.5 under 2.2, runc 1.1 and crun under 1.6) and checks
 // everything through kubectl, from inside the pods: the RuntimeClass path,
 // refusals as pod events, annotations, secrun as the default runtime with
 // per-namespace rules, Pod Security Admission beside secrun, and uninstall.
 func TestKubernetes(t *testing.T) {
-	for _, c := range containerds() {
-		t.Run("containerd-"+c.Name, func(t *testing.T) {
-			k := startKube(t, c)
+	c16, c22 := containerds()[0], containerds()[1]
+	for _, v := range []struct {
+		name    string
+		c       *Containerd
+		runtime string
+	}{
+		{"containerd-2.2-runc-1.5", c22, c22.Runc},
+		{"containerd-1.6-runc-1.1", c16, c16.Runc},
+		// Not crun under containerd 2.2: Debian's crun 1.8.1 refuses the
+		// spec version 2.2 writes ("unknown version specified"), secrun or not.
+		{"containerd-1.6-crun", containerds()[0], "/usr/bin/crun"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			k := startKube(t, v.c, v.runtime)
 			t.Run("RuntimeClass pod confined", func(t *testing.T) { testKubeRuntimeClass(t, k) })
 			t.Run("example pod", func(t *testing.T) { testKubeExamplePod(t, k) })
 			t.Run("refusals are pod events", func(t *testing.T) { testKubeRefusals(t, k) })
@@ -43,6 +56,13 @@ func applyRuntimeClass(t *testing.T, k *KubeCluster) {
 }
 
 func testKubeRuntimeClass(t *testing.T, k *KubeCluster) {
+	// The node as an admin verifies it after `secrun setup containerd`.
+	check := exec.Command(secrun, "check", "--containerd-config", k.ctrdConfig)
+	check.Env = append(os.Environ(), "SECRUN_CONFIG="+k.C.SecrunConf)
+	bin, _ := filepath.EvalSymlinks(secrun)
+	if out, err := check.CombinedOutput(); err != nil || !strings.Contains(string(out), `runtime "secrun" runs `+bin+"\n") {
+		t.Errorf("secrun check: %v\n%s", err, out)
+	}
 	applyRuntimeClass(t, k)
 	// Contrast: without the RuntimeClass the pod runs on plain runc.
 	k.RunPod(t, kubePod{Name: "plain"})
@@ -61,11 +81,32 @@ func testKubeRuntimeClass(t *testing.T, k *KubeCluster) {
 		t.Errorf("node label secrun.io/enabled = %q", h)
 	}
 	confined(t, "the pod's container (pid 1)", fields(k.Exec(t, "default", "web", "cat", "/proc/1/status")), profiles.Baseline)
+	if rt := k.runtimeOf(t, "default", "web"); !strings.Contains(k.Runtime, rt) {
+		t.Errorf("the pod's container was created by %s, not %s", rt, k.Runtime)
+	}
 	out := k.Exec(t, "default", "web", "/bin/sh", "-c", "cat /proc/self/status; probe sys keyctl unshare-user")
 	confined(t, "kubectl exec", fields(out), profiles.Baseline)
 	if f := fields(out); f["keyctl"] != "EPERM" || f["unshare-user"] != "EPERM" {
 		t.Errorf("kubectl exec: syscalls not denied:\n%s", out)
 	}
+}
+
+// runtimeOf tells which runtime holds the pod's container from its state
+// directory under the runtime root containerd passes (runc: state.json,
+// crun: status).
+func (k *KubeCluster) runtimeOf(t *testing.T, ns, name string) string {
+	t.Helper()
+	id := k.mustKubectl(t, "get", "pod", "-n", ns, name, "-o", "jsonpath={.status.containerStatuses[0].containerID}")
+	dir := filepath.Join(k.C.Dir, "runc", "k8s.io", strings.TrimPrefix(id, "containerd://"))
+	if _, err := os.Stat(dir + "/state.json"); err == nil {
+		return "runc"
+	}
+	if _, err := os.Stat(dir + "/status"); err == nil {
+		return "crun"
+	}
+	entries, _ := os.ReadDir(dir)
+	t.Fatalf("no runtime state in %s: %v", dir, entries)
+	return ""
 }
 
 // testKubeExamplePod runs deploy/kubernetes/example-pod.yaml as shipped,
@@ -171,8 +212,8 @@ func testKubeAnnotation(t *testing.T, k *KubeCluster) {
 func testKubeRecord(t *testing.T, k *KubeCluster) {
 	applyRuntimeClass(t, k)
 	dir := t.TempDir()
-	k.C.WriteSecrunConfig(t, fmt.Sprintf("recordings_dir = %q\n", dir)+kubeSecrunConfig(k.C))
-	defer k.C.WriteSecrunConfig(t, kubeSecrunConfig(k.C))
+	k.C.WriteSecrunConfig(t, fmt.Sprintf("recordings_dir = %q\n", dir)+k.SecrunConfig())
+	defer k.C.WriteSecrunConfig(t, k.SecrunConfig())
 	k.Namespace(t, "shop", "baseline")
 	k.RunPod(t, kubePod{Name: "web-0", Namespace: "shop", RuntimeClass: "secrun", Annotations: map[string]string{"secrun.io/record": "v1"}})
 	k.Exec(t, "shop", "web-0", "probe", "sys", "getppid")
@@ -209,7 +250,7 @@ func testKubeDefault(t *testing.T, k *KubeCluster) {
 	k.RunPod(t, kubePod{Name: "nobody-asked"})
 	confined(t, "a pod without runtimeClassName", fields(k.Exec(t, "default", "nobody-asked", "cat", "/proc/1/status")), profiles.Baseline)
 
-	k.C.WriteSecrunConfig(t, kubeSecrunConfig(k.C)+`
+	k.C.WriteSecrunConfig(t, k.SecrunConfig()+`
 [[rules]]
 name = "kube-proxy"
 namespace = "kube-system"
@@ -219,7 +260,7 @@ add = ["CAP_NET_ADMIN"]
 [rules.podsecurity]
 allow = ["capabilities"]
 `)
-	defer k.C.WriteSecrunConfig(t, kubeSecrunConfig(k.C))
+	defer k.C.WriteSecrunConfig(t, k.SecrunConfig())
 	k.RunPod(t, kubePod{Name: "kube-proxy-x", Namespace: "kube-system", Container: "kube-proxy", AddCaps: []string{"NET_ADMIN"}})
 	confined(t, "kube-proxy", fields(k.Exec(t, "kube-system", "kube-proxy-x", "cat", "/proc/1/status")), append(slices.Clone(profiles.Baseline), "CAP_NET_ADMIN"))
 	if err := k.Create(t, kubePod{Name: "kube-proxy-y", Container: "kube-proxy", AddCaps: []string{"NET_ADMIN"}}); err != nil {
@@ -239,9 +280,22 @@ func testKubeUninstall(t *testing.T, k *KubeCluster) {
 	if string(cfg) != k.baseContainerdConfig() {
 		t.Errorf("containerd config after uninstall differs from the original:\n%s", cfg)
 	}
-	left, _ := filepath.Glob(filepath.Dir(k.ctrdConfig) + "/conf.d/*")
-	if len(left) > 0 {
-		t.Errorf("left behind: %v", left)
+	// What may stay: the backup of the original (identical to it) and the
+	// conf.d directory setup made for its drop-in, empty.
+	etc := filepath.Dir(k.ctrdConfig)
+	entries, _ := os.ReadDir(etc)
+	for _, e := range entries {
+		p := filepath.Join(etc, e.Name())
+		switch data, _ := os.ReadFile(p); {
+		case p == k.ctrdConfig:
+		case p == k.ctrdConfig+".secrun-backup" && string(data) == k.baseContainerdConfig():
+		case e.Name() == "conf.d" && e.IsDir():
+			if inside, _ := os.ReadDir(p); len(inside) > 0 {
+				t.Errorf("left behind in %s: %v", p, inside)
+			}
+		default:
+			t.Errorf("left behind: %s", p)
+		}
 	}
 	k.RunPod(t, kubePod{Name: "after"})
 	if st := fields(k.Exec(t, "default", "after", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
