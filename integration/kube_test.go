@@ -64,6 +64,9 @@ func testKubeRuntimeClass(t *testing.T, k *KubeCluster) {
 		t.Errorf("secrun check: %v\n%s", err, out)
 	}
 	applyRuntimeClass(t, k)
+	// Everything in deploy/kubernetes passes the API server's validation
+	// and admission (the example pod is run below, adapted to this cluster).
+	k.mustKubectl(t, "apply", "--dry-run=server", "-f", "../deploy/kubernetes/")
 	// Contrast: without the RuntimeClass the pod runs on plain runc.
 	k.RunPod(t, kubePod{Name: "plain"})
 	if st := fields(k.Exec(t, "default", "plain", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
