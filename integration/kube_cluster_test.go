@@ -42,6 +42,7 @@ func kubeDir() string {
 type daemon struct {
 	name string
 	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
 }
 
 // KubeCluster is a single-node cluster on this machine: etcd, kube-apiserver,
@@ -60,6 +61,7 @@ type KubeCluster struct {
 	etcdURL    string
 	daemons    map[string]*daemon
 	sysctls    map[string]string // kernel tunables kubelet changes, restored at the end
+	made       []string          // paths outside Dir kubelet creates that were not there before
 }
 
 func needKube(t *testing.T) {
@@ -104,7 +106,7 @@ func startKube(t *testing.T, c *Containerd, runtime string) *KubeCluster {
 
 func (k *KubeCluster) start(t *testing.T, name string, env []string, bin string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{name: name}
+	d := &daemon{name: name, done: make(chan struct{})}
 	log, err := os.OpenFile(filepath.Join(k.Dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +119,7 @@ func (k *KubeCluster) start(t *testing.T, name string, env []string, bin string,
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
+	go func() { d.cmd.Wait(); close(d.done) }()
 	k.daemons[name] = d
 	return d
 }
@@ -124,18 +127,16 @@ func (k *KubeCluster) start(t *testing.T, name string, env []string, bin string,
 // stopDaemon ends one daemon (SIGTERM, then SIGKILL to its process group).
 func (k *KubeCluster) stopDaemon(name string) {
 	d := k.daemons[name]
-	if d == nil || d.cmd.Process == nil {
+	if d == nil {
 		return
 	}
 	delete(k.daemons, name)
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-d.done:
 	case <-time.After(15 * time.Second):
 		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-d.done
 	}
 }
 
@@ -153,8 +154,12 @@ func (k *KubeCluster) waitFor(t *testing.T, what, daemon string, d time.Duration
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
-		if dm := k.daemons[daemon]; dm != nil && dm.cmd.ProcessState != nil {
-			t.Fatalf("%s exited:\n%s", daemon, k.logTail(daemon, 40))
+		if dm := k.daemons[daemon]; dm != nil {
+			select {
+			case <-dm.done:
+				t.Fatalf("%s exited (%v):\n%s", daemon, dm.cmd.ProcessState, k.logTail(daemon, 40))
+			default:
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: timed out after %v; %s log:\n%s", what, d, daemon, k.logTail(daemon, 40))
@@ -444,8 +449,7 @@ func (k *KubeCluster) StartContainerd(t *testing.T) {
 	if c.Name != "1.6" {
 		path = filepath.Dir(c.Bin) + ":" + path
 	}
-	d := k.start(t, "containerd", []string{"PATH=" + path, "SECRUN_CONFIG=" + c.SecrunConf}, c.Bin, "--config", k.ctrdConfig)
-	c.cmd = d.cmd
+	k.start(t, "containerd", []string{"PATH=" + path, "SECRUN_CONFIG=" + c.SecrunConf}, c.Bin, "--config", k.ctrdConfig)
 	k.waitFor(t, "containerd up", "containerd", 30*time.Second, func() bool {
 		return exec.Command(c.Ctr, "-a", c.Sock, "version").Run() == nil
 	})
@@ -455,7 +459,6 @@ func (k *KubeCluster) StartContainerd(t *testing.T) {
 func (k *KubeCluster) RestartContainerd(t *testing.T) {
 	t.Helper()
 	k.stopDaemon("containerd")
-	k.C.cmd = nil
 	k.StartContainerd(t)
 }
 
@@ -484,6 +487,13 @@ func (k *KubeCluster) startKubelet(t *testing.T) {
 	for _, s := range kubeletTunables {
 		if v, err := os.ReadFile("/proc/sys/" + s); err == nil {
 			k.sysctls[s] = string(v)
+		}
+	}
+	// kubelet's device manager socket is not under --root-dir.
+	for _, p := range []string{"/var/lib/kubelet", "/var/lib/kubelet/device-plugins/kubelet.sock"} {
+		if _, err := os.Lstat(p); os.IsNotExist(err) {
+			k.made = append(k.made, p)
+			break
 		}
 	}
 	port := freePort(t)
@@ -537,9 +547,17 @@ func (k *KubeCluster) stop(t *testing.T) {
 		k.Kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--wait=true", "--timeout=60s")
 	}
 	k.stopDaemon("kubelet")
-	if k.C.cmd != nil {
-		k.C.Stop(t) // removes what is left through CRI, stops the shims
-		delete(k.daemons, "containerd")
+	if k.daemons["containerd"] != nil {
+		// What kubelet left, removed through CRI; then the daemon, and the
+		// shims, which outlive it by design (only ours: they name our socket).
+		if out, err := k.C.Crictl("pods", "-q"); err == nil {
+			for _, id := range strings.Fields(out) {
+				k.C.Crictl("stopp", id)
+				k.C.Crictl("rmp", "-f", id)
+			}
+		}
+		k.stopDaemon("containerd")
+		exec.Command("pkill", "-9", "-f", "containerd-shim-runc-v2 .*-address "+k.C.Sock).Run()
 	}
 	k.stopDaemon("kube-apiserver")
 	k.stopDaemon("etcd")
@@ -547,6 +565,10 @@ func (k *KubeCluster) stop(t *testing.T) {
 		os.WriteFile("/proc/sys/"+s, []byte(v), 0o644)
 	}
 	k.sysctls = nil
+	for _, p := range k.made {
+		os.RemoveAll(p)
+	}
+	k.made = nil
 	// kubelet's QoS cgroups (cgroupfs driver): /kubepods in every hierarchy.
 	cg, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
 	for _, d := range cg {
