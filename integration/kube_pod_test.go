@@ -73,14 +73,18 @@ func (p kubePod) manifest() string {
 }
 
 // Create sends the pod to the API server; the error is the admission's
-// refusal as kubectl prints it. The pod is deleted when the test ends.
+// refusal as kubectl prints it. The pod is deleted when the test ends,
+// without waiting (kubelet stops pods in parallel; the cluster's stop waits
+// for them all).
 func (k *KubeCluster) Create(t *testing.T, p kubePod) error {
 	t.Helper()
 	out, err := k.KubectlIn(p.manifest(), "create", "-f", "-")
 	if err != nil {
 		return fmt.Errorf("%s", strings.TrimSpace(out))
 	}
-	t.Cleanup(func() { k.DeletePod(p.ns(), p.Name) })
+	t.Cleanup(func() {
+		k.Kubectl("delete", "pod", "-n", p.ns(), p.Name, "--ignore-not-found", "--grace-period=1", "--wait=false")
+	})
 	return nil
 }
 
@@ -109,7 +113,25 @@ func (k *KubeCluster) WaitReady(t *testing.T, ns, name string) {
 // Exec runs a command in the pod's container with kubectl exec.
 func (k *KubeCluster) Exec(t *testing.T, ns, name string, cmd ...string) string {
 	t.Helper()
-	return k.mustKubectl(t, append([]string{"exec", "-n", ns, name, "--"}, cmd...)...)
+	out, err := k.TryExec(ns, name, cmd...)
+	if err != nil {
+		t.Fatalf("kubectl exec -n %s %s -- %s: %v\n%s", ns, name, strings.Join(cmd, " "), err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// TryExec is kubectl exec. After a containerd restart kubelet's CRI client
+// reconnects with back-off; until then kubelet answers Unavailable, which
+// is retried for a while.
+func (k *KubeCluster) TryExec(ns, name string, cmd ...string) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := k.Kubectl(append([]string{"exec", "-n", ns, name, "--"}, cmd...)...)
+		if err == nil || !strings.Contains(out, "code = Unavailable") || time.Now().After(deadline) {
+			return out, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // Events is what `kubectl get events` shows for a pod: "Reason: message" lines.

@@ -288,7 +288,7 @@ func testKubeUninstall(t *testing.T, k *KubeCluster) {
 	// path) and is stopped and removed as usual. containerd 2.x looks the
 	// runtime up again for a new exec and finds none; 1.6 execs through the
 	// pod's shim, still confined. (docs/kubernetes.md: drain first.)
-	out, err := k.Kubectl("exec", "before", "--", "cat", "/proc/self/status")
+	out, err := k.TryExec("default", "before", "cat", "/proc/self/status")
 	if k.C.Name == "1.6" {
 		if err != nil {
 			t.Errorf("containerd 1.6: kubectl exec into a secrun pod after uninstall: %v\n%s", err, out)
@@ -382,30 +382,36 @@ func testKubePodSecurity(t *testing.T, k *KubeCluster) {
 		k.Namespace(t, "psa-"+l, l)
 	}
 	cases := psaCases()
+	// All pods first, then the outcomes: kubelet starts them in parallel.
+	got := map[string]string{}
 	for _, l := range levels {
 		for _, c := range cases {
 			p := c.pod
 			p.Namespace, p.RuntimeClass = "psa-"+l, "secrun"
-			got := ""
 			if err := k.Create(t, p); err != nil {
 				if !strings.Contains(err.Error(), "violates PodSecurity") {
 					t.Errorf("%s in %s: refused, but not by Pod Security: %v", p.Name, l, err)
 				}
-				got = "PSA"
-			} else {
-				got = k.podOutcome(t, p.Namespace, p.Name)
+				got[l+"/"+p.Name] = "PSA"
 			}
-			if got != c.want[l] {
-				t.Errorf("%s in a %s namespace: %s, want %s\n%s", p.Name, l, got, c.want[l], k.Events(p.Namespace, p.Name))
+		}
+	}
+	for _, l := range levels {
+		for _, c := range cases {
+			ns, name := "psa-"+l, c.pod.Name
+			if got[l+"/"+name] == "" {
+				got[l+"/"+name] = k.podOutcome(t, ns, name)
+			}
+			if g := got[l+"/"+name]; g != c.want[l] {
+				t.Errorf("%s in a %s namespace: %s, want %s\n%s", name, l, g, c.want[l], k.Events(ns, name))
 				continue
 			}
-			if got == "runs" {
-				st := fields(k.Exec(t, p.Namespace, p.Name, "cat", "/proc/1/status"))
+			if c.want[l] == "runs" {
 				caps := profiles.Baseline
-				if p.Name == "restricted" {
+				if name == "restricted" {
 					caps = nil
 				}
-				confined(t, p.Name+" in "+l, st, caps)
+				confined(t, name+" in "+l, fields(k.Exec(t, ns, name, "cat", "/proc/1/status")), caps)
 			}
 		}
 	}
