@@ -124,9 +124,19 @@ func (k *KubeCluster) Exec(t *testing.T, ns, name string, cmd ...string) string 
 // reconnects with back-off; until then kubelet answers Unavailable, which
 // is retried for a while.
 func (k *KubeCluster) TryExec(ns, name string, cmd ...string) (string, error) {
+	return k.TryExecIn(ns, name, "", cmd...)
+}
+
+// TryExecIn is TryExec in a named container ("": the first).
+func (k *KubeCluster) TryExecIn(ns, name, container string, cmd ...string) (string, error) {
+	args := []string{"exec", "-n", ns, name}
+	if container != "" {
+		args = append(args, "-c", container)
+	}
+	args = append(append(args, "--"), cmd...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, err := k.Kubectl(append([]string{"exec", "-n", ns, name, "--"}, cmd...)...)
+		out, err := k.Kubectl(args...)
 		if err == nil || !strings.Contains(out, "code = Unavailable") || time.Now().After(deadline) {
 			return out, err
 		}

@@ -39,6 +39,7 @@ func TestKubernetes(t *testing.T) {
 			t.Run("RuntimeClass pod confined", func(t *testing.T) { testKubeRuntimeClass(t, k) })
 			t.Run("example pod", func(t *testing.T) { testKubeExamplePod(t, k) })
 			t.Run("refusals are pod events", func(t *testing.T) { testKubeRefusals(t, k) })
+			t.Run("kubectl debug", func(t *testing.T) { testKubeDebug(t, k) })
 			t.Run("annotation picks profile", func(t *testing.T) { testKubeAnnotation(t, k) })
 			t.Run("recording by annotation", func(t *testing.T) { testKubeRecord(t, k) })
 			t.Run("Pod Security Admission and secrun", func(t *testing.T) { testKubePodSecurity(t, k) })
@@ -189,6 +190,48 @@ func testKubeRefusals(t *testing.T, k *KubeCluster) {
 			t.Errorf("pod %s is running: %s", c.pod.Name, phase)
 		}
 		t.Logf("%s: %s", c.pod.Name, ev)
+	}
+}
+
+// testKubeDebug: `kubectl debug` adds an ephemeral container to a running
+// pod, a way into a pod that no pod-creation admission sees again. In a
+// secrun pod the debugger is confined like the pod's own containers; the
+// general profile (it adds CAP_SYS_PTRACE) and the sysadmin profile
+// (privileged) are refused.
+func testKubeDebug(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	k.Namespace(t, "debug", "privileged")
+	k.RunPod(t, kubePod{Name: "target", Namespace: "debug", RuntimeClass: "secrun"})
+	// debug adds an ephemeral container and returns its state once it runs
+	// or kubelet gave up on it.
+	debug := func(name, profile string) string {
+		t.Helper()
+		k.mustKubectl(t, "debug", "-n", "debug", "target", "--image", testImage, "--image-pull-policy", "Never",
+			"--container", name, "--profile", profile, "--", "/bin/probe", "sleep", "100000")
+		var st string
+		for i := 0; i < 120; i++ {
+			st, _ = k.Kubectl("get", "pod", "-n", "debug", "target", "-o",
+				`jsonpath={.status.ephemeralContainerStatuses[?(@.name=="`+name+`")].state}`)
+			if strings.Contains(st, `"running"`) || strings.Contains(st, "ContainerError") {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		return st
+	}
+	if st := debug("dbg", "baseline"); !strings.Contains(st, `"running"`) {
+		t.Fatalf("kubectl debug --profile baseline: %s", st)
+	}
+	out, err := k.TryExecIn("debug", "target", "dbg", "cat", "/proc/self/status")
+	if err != nil {
+		t.Fatalf("exec into the ephemeral container: %v\n%s", err, out)
+	}
+	confined(t, "kubectl debug --profile baseline", fields(out), profiles.Baseline)
+
+	for profile, want := range map[string]string{"general": "CAP_SYS_PTRACE is not allowed", "sysadmin": "looks privileged"} {
+		if st := debug("dbg-"+profile, profile); !strings.Contains(st, "secrun: ") || !strings.Contains(st, want) {
+			t.Errorf("kubectl debug --profile %s: %s", profile, st)
+		}
 	}
 }
 
