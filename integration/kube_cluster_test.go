@@ -518,12 +518,15 @@ containerRuntimeEndpoint: unix://%s
 podLogsDir: %s
 resolvConf: /etc/resolv.conf
 syncFrequency: 5s
+staticPodPath: %s
+fileCheckFrequency: 2s
 nodeStatusUpdateFrequency: 4s
 # The disk is shared with other work: never evict test pods for it.
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-`, port, k.path("kubelet.crt"), k.path("kubelet.key"), k.path("ca.crt"), k.C.Sock, k.path("pod-logs"))
+`, port, k.path("kubelet.crt"), k.path("kubelet.key"), k.path("ca.crt"), k.C.Sock, k.path("pod-logs"), k.path("manifests"))
+	os.MkdirAll(k.path("manifests"), 0o755)
 	if err := os.WriteFile(k.path("kubelet.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

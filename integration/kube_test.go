@@ -40,6 +40,7 @@ func TestKubernetes(t *testing.T) {
 			t.Run("example pod", func(t *testing.T) { testKubeExamplePod(t, k) })
 			t.Run("refusals are pod events", func(t *testing.T) { testKubeRefusals(t, k) })
 			t.Run("kubectl debug", func(t *testing.T) { testKubeDebug(t, k) })
+			t.Run("static pod past admission", func(t *testing.T) { testKubeStaticPod(t, k) })
 			t.Run("annotation picks profile", func(t *testing.T) { testKubeAnnotation(t, k) })
 			t.Run("recording by annotation", func(t *testing.T) { testKubeRecord(t, k) })
 			t.Run("Pod Security Admission and secrun", func(t *testing.T) { testKubePodSecurity(t, k) })
@@ -232,6 +233,46 @@ func testKubeDebug(t *testing.T, k *KubeCluster) {
 		if st := debug("dbg-"+profile, profile); !strings.Contains(st, "secrun: ") || !strings.Contains(st, want) {
 			t.Errorf("kubectl debug --profile %s: %s", profile, st)
 		}
+	}
+}
+
+// testKubeStaticPod: kubelet runs a static pod from its manifest directory
+// whatever the API server thinks of it. In a namespace where Pod Security
+// Admission enforces restricted, a host-PID static pod on runc runs all
+// the same; with runtimeClassName secrun the node refuses it, and the
+// pod's events say why.
+func testKubeStaticPod(t *testing.T, k *KubeCluster) {
+	applyRuntimeClass(t, k)
+	k.Namespace(t, "locked", "restricted")
+	static := func(p kubePod) {
+		t.Helper()
+		path := filepath.Join(k.Dir, "manifests", p.Name+".json")
+		if err := os.WriteFile(path, []byte(p.manifest()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(path) })
+	}
+	static(kubePod{Name: "static-runc", Namespace: "locked", HostPID: true})
+	static(kubePod{Name: "static-secrun", Namespace: "locked", RuntimeClass: "secrun", HostPID: true})
+	// kubelet names a static pod after its node.
+	ev := k.WaitEvent(t, "locked", "static-secrun-"+kubeNodeName, "secrun: ")
+	if !strings.Contains(ev, "host-pid") {
+		t.Errorf("static host-PID pod under secrun: %s", ev)
+	}
+	// The runc one runs although the API server refuses its mirror pod.
+	var out string
+	for i := 0; i < 120; i++ {
+		out = k.C.mustCrictl(t, "ps", "-q", "--state", "running", "--label", "io.kubernetes.pod.name=static-runc-"+kubeNodeName)
+		if out != "" {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if out == "" {
+		t.Fatalf("the static host-PID pod on runc is not running:\n%s", k.Events("locked", "static-runc-"+kubeNodeName))
+	}
+	if mirror, err := k.Kubectl("get", "pod", "-n", "locked", "static-runc-"+kubeNodeName); err == nil {
+		t.Logf("mirror pod of the runc static pod exists (PSA did not refuse it):\n%s", mirror)
 	}
 }
 
