@@ -122,7 +122,8 @@ func (k *KubeCluster) Exec(t *testing.T, ns, name string, cmd ...string) string 
 
 // TryExec is kubectl exec. After a containerd restart kubelet's CRI client
 // reconnects with back-off; until then kubelet answers Unavailable, which
-// is retried for a while.
+// is retried for a while, as is the streaming error kubelet gives while
+// the connection is re-established.
 func (k *KubeCluster) TryExec(ns, name string, cmd ...string) (string, error) {
 	return k.TryExecIn(ns, name, "", cmd...)
 }
@@ -137,7 +138,8 @@ func (k *KubeCluster) TryExecIn(ns, name, container string, cmd ...string) (stri
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := k.Kubectl(args...)
-		if err == nil || !strings.Contains(out, "code = Unavailable") || time.Now().After(deadline) {
+		transient := strings.Contains(out, "code = Unavailable") || strings.Contains(out, "error stream protocol error")
+		if err == nil || !transient || time.Now().After(deadline) {
 			return out, err
 		}
 		time.Sleep(500 * time.Millisecond)

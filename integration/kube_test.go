@@ -19,10 +19,13 @@ import (
 // 1.6 with the runtime entry `secrun setup containerd` writes; secrun execs
 // runc 1.5 under 2.2, runc 1.1 and crun under 1.6) and checks
 // everything through kubectl, from inside the pods: the RuntimeClass path,
-// refusals as pod events, annotations, secrun as the default runtime with
-// per-namespace rules, Pod Security Admission beside secrun, and uninstall.
+// refusals as pod events, ephemeral (kubectl debug) and static pods,
+// annotations, secrun as the default runtime with per-namespace rules, Pod
+// Security Admission beside secrun, and uninstall. Each cluster takes about
+// a minute.
 func TestKubernetes(t *testing.T) {
-	c16, c22 := containerds()[0], containerds()[1]
+	// containerds() returns fresh values: each cluster gets its own.
+	c16, c22, c16crun := containerds()[0], containerds()[1], containerds()[0]
 	for _, v := range []struct {
 		name    string
 		c       *Containerd
@@ -32,7 +35,7 @@ func TestKubernetes(t *testing.T) {
 		{"containerd-1.6-runc-1.1", c16, c16.Runc},
 		// Not crun under containerd 2.2: Debian's crun 1.8.1 refuses the
 		// spec version 2.2 writes ("unknown version specified"), secrun or not.
-		{"containerd-1.6-crun", containerds()[0], "/usr/bin/crun"},
+		{"containerd-1.6-crun", c16crun, "/usr/bin/crun"},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			k := startKube(t, v.c, v.runtime)
