@@ -46,4 +46,7 @@ if [ -d /sys/fs/cgroup/memory ] && ! grep -qE '^cgroup [^ ]+ cgroup [^ ]*hugetlb
 fi
 # The Debian root with redis and nginx that integration/servers_test.go runs (cached; ~25 s once).
 bash "$(dirname "$0")/server-rootfs.sh" >/dev/null
+# etcd, kube-apiserver, kubelet and kubectl for the Kubernetes tests (a long build the first time).
+bash "$(dirname "$0")/install-kube.sh"
+
 echo "install-deps: ok (pinned tools in $TOOLS)"
