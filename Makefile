@@ -40,7 +40,7 @@ unit:
 # turns a missing runtime into a failure rather than a skip.
 integration: SHELL := /bin/bash
 integration: build
-	SECRUN_BIN=$(CURDIR)/bin/secrun SECRUN_INTEGRATION=1 $(GO) test -count=1 -timeout 20m -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+	SECRUN_BIN=$(CURDIR)/bin/secrun SECRUN_INTEGRATION=1 $(GO) test -count=1 -timeout 45m -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
 
 # Every fuzz target, FUZZTIME each: a short seeded run in `make test`, longer
 # by hand (`make fuzz FUZZTIME=10m`). Crashers land in testdata/fuzz and

@@ -21,7 +21,7 @@ fi
 
 if ! command -v go >/dev/null 2>&1; then
 	if [ -x /usr/local/go/bin/go ]; then export PATH=$PATH:/usr/local/go/bin; else
-		echo "install-deps: Go is not installed (need go >= 1.24 on PATH)" >&2; exit 1; fi
+		echo "install-deps: Go is not installed (need go >= 1.26 on PATH)" >&2; exit 1; fi
 fi
 
 mkdir -p "$TOOLS"
