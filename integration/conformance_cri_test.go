@@ -3,7 +3,6 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -344,49 +343,5 @@ func buildBusyboxImage(t *testing.T, path, name string, setuid map[string][]byte
 	}
 	tw.Close()
 
-	blobs := map[string][]byte{}
-	add := func(data []byte) (string, int) {
-		d := fmt.Sprintf("sha256:%x", sha256.Sum256(data))
-		blobs[d] = data
-		return d, len(data)
-	}
-	layerDigest, layerSize := add(layer.Bytes())
-	cfg, _ := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Entrypoint": entrypoint, "Cmd": []string{"sh"}, "Env": []string{"PATH=/bin"}},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDigest}},
-	})
-	cfgDigest, cfgSize := add(cfg)
-	manifest, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfgDigest, "size": cfgSize},
-		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layerDigest, "size": layerSize}},
-	})
-	mDigest, mSize := add(manifest)
-	index, _ := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"manifests": []any{map[string]any{
-			"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mDigest, "size": mSize,
-			"platform":    map[string]string{"architecture": "amd64", "os": "linux"},
-			"annotations": map[string]string{"io.containerd.image.name": name},
-		}},
-	})
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := tar.NewWriter(f)
-	put := func(name string, data []byte) {
-		out.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), ModTime: epoch})
-		out.Write(data)
-	}
-	put("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	put("index.json", index)
-	for _, d := range slices.Sorted(maps.Keys(blobs)) {
-		put("blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), blobs[d])
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeOCIArchive(t, path, layer.Bytes(), entrypoint, []string{"sh"}, map[string]string{"io.containerd.image.name": name})
 }

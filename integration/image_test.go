@@ -6,7 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,16 +49,26 @@ func buildImage(t *testing.T, path string) {
 	tw.Write(passwd)
 	tw.Close()
 
+	writeOCIArchive(t, path, layer.Bytes(), []string{"/bin/probe"}, []string{"sleep", "1000000"},
+		map[string]string{"io.containerd.image.name": testImage, "org.opencontainers.image.ref.name": "latest"})
+}
+
+// writeOCIArchive writes an OCI image archive (what `ctr images import`
+// reads) of one layer: the image's entrypoint and command, named by the
+// index annotations.
+func writeOCIArchive(t *testing.T, path string, layer []byte, entrypoint, cmd []string, annotations map[string]string) {
+	t.Helper()
+	epoch := time.Unix(0, 0)
 	blobs := map[string][]byte{}
 	add := func(data []byte) (string, int) {
 		d := fmt.Sprintf("sha256:%x", sha256.Sum256(data))
 		blobs[d] = data
 		return d, len(data)
 	}
-	layerDigest, layerSize := add(layer.Bytes())
+	layerDigest, layerSize := add(layer)
 	cfg, _ := json.Marshal(map[string]any{
 		"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Entrypoint": []string{"/bin/probe"}, "Cmd": []string{"sleep", "1000000"}, "Env": []string{"PATH=/bin"}},
+		"config": map[string]any{"Entrypoint": entrypoint, "Cmd": cmd, "Env": []string{"PATH=/bin"}},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDigest}},
 	})
 	cfgDigest, cfgSize := add(cfg)
@@ -70,10 +83,9 @@ func buildImage(t *testing.T, path string) {
 		"manifests": []any{map[string]any{
 			"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mDigest, "size": mSize,
 			"platform":    map[string]string{"architecture": "amd64", "os": "linux"},
-			"annotations": map[string]string{"io.containerd.image.name": testImage, "org.opencontainers.image.ref.name": "latest"},
+			"annotations": annotations,
 		}},
 	})
-
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -81,13 +93,13 @@ func buildImage(t *testing.T, path string) {
 	defer f.Close()
 	out := tar.NewWriter(f)
 	put := func(name string, data []byte) {
-		out.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), ModTime: now})
+		out.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), ModTime: epoch})
 		out.Write(data)
 	}
 	put("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	put("index.json", index)
-	for d, data := range blobs {
-		put("blobs/sha256/"+d[len("sha256:"):], data)
+	for _, d := range slices.Sorted(maps.Keys(blobs)) {
+		put("blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), blobs[d])
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
