@@ -1,6 +1,8 @@
 package profiles
 
 import (
+	"fmt"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -83,4 +85,20 @@ func condMatch(c specs.LinuxSeccompArg, args [6]uint64) bool {
 		return v&c.Value == c.ValueTwo
 	}
 	return false
+}
+
+// CheckActions reports the first action in p that is not an OCI seccomp
+// action, by field path under prefix. Evaluate and Merge rank actions by
+// severity, so an unknown one would be reasoned about as if it denied;
+// the runtime would refuse it later, with a less helpful message.
+func CheckActions(prefix string, p *specs.LinuxSeccomp) error {
+	if _, ok := severity[p.DefaultAction]; !ok {
+		return fmt.Errorf("%s.defaultAction = %q is not a seccomp action (one of SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_LOG, …)", prefix, p.DefaultAction)
+	}
+	for i, r := range p.Syscalls {
+		if _, ok := severity[r.Action]; !ok {
+			return fmt.Errorf("%s.syscalls[%d].action = %q is not a seccomp action (one of SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_LOG, …)", prefix, i, r.Action)
+		}
+	}
+	return nil
 }

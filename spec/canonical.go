@@ -116,9 +116,12 @@ func rewriteObject(dec *jsontext.Decoder, enc *jsontext.Encoder, edits []edit) e
 // was absent or not an object, such as null).
 func writeEdit(enc *jsontext.Encoder, e *edit) error {
 	if e.sub == nil {
-		// The runtime-spec types' omitempty means v1's (a zero number
-		// is omitted: seccomp's valueTwo), not v2's.
-		return json.MarshalEncode(enc, e.value, jsonv1.OmitEmptyWithLegacySemantics(true))
+		// Encoded as runc's encoding/json v1 would, so that it decodes
+		// to what secrun decided: omitempty as v1 means it (a zero number
+		// is omitted: seccomp's valueTwo), and a nil slice or map is null,
+		// not an empty one.
+		return json.MarshalEncode(enc, e.value, jsonv1.OmitEmptyWithLegacySemantics(true),
+			json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))
 	}
 	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
 		return err

@@ -82,6 +82,15 @@ func LoadProcess(path string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseProcess(path, data, mode)
+}
+
+// ParseProcess parses a process document held in memory; path names it in errors.
+func ParseProcess(path string, data []byte) (*Process, error) {
+	return parseProcess(path, data, 0o600)
+}
+
+func parseProcess(path string, data []byte, mode fs.FileMode) (*Process, error) {
 	p := &Process{File: File{Path: path, Orig: data, mode: mode}, Process: &specs.Process{}}
 	if err := decode(data, p.Process); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

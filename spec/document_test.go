@@ -234,3 +234,21 @@ func TestReadKeysMustBeExact(t *testing.T) {
 		}
 	}
 }
+
+// What secrun writes decodes, with runc's encoding/json, to exactly what it
+// decided, nil included: a rule without names keeps null, not [].
+func TestNilStaysNull(t *testing.T) {
+	doc := `{"process":{"args":null},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"action":"SCMP_ACT_ERRNO"},{"names":["read"],"action":"SCMP_ACT_ALLOW","args":null}]}}}`
+	c, err := ParseConfig("config.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policy(profiles.RuntimeDefault).ApplyConfig(c.Spec); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneReading(t, out, c.Spec)
+}

@@ -49,10 +49,16 @@ func (m seccomp) Modify(s *specs.Spec) ([]Change, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := profiles.CheckActions("the pod's seccomp profile", picked); err != nil {
+			return nil, refuse("%v", err)
+		}
 		s.Linux.Seccomp = picked
 	}
 	final := def
 	if user := s.Linux.Seccomp; user != nil {
+		if err := profiles.CheckActions("linux.seccomp", user); err != nil {
+			return nil, refuse("%v; fix the profile the spec carries", err)
+		}
 		if w := profiles.MergeWork(user); w > profiles.MaxMergeWork {
 			return nil, refuse("linux.seccomp: the profile has %d syscall and argument alternatives, over secrun's limit of %d for merging it with %s (a rule with several conditions on one argument counts one per condition); simplify or split its rules", w, profiles.MaxMergeWork, p.SeccompName)
 		}

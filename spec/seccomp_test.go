@@ -88,3 +88,22 @@ func TestComplainKeepsENOSYS(t *testing.T) {
 		t.Error("threads: clone(CLONE_THREAD...) must stay allowed")
 	}
 }
+
+// A profile whose actions are not OCI seccomp actions is refused, naming
+// the field: merged, an unknown action would be ranked as a denial and the
+// runtime would refuse the result with a less helpful message.
+func TestUnknownActionRefused(t *testing.T) {
+	for doc, field := range map[string]string{
+		`{"process":{},"linux":{"seccomp":{"syscalls":[{}]}}}`:                                                                   "linux.seccomp.defaultAction",
+		`{"process":{},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"allow"}]}}}`: "linux.seccomp.syscalls[0].action",
+	} {
+		c, err := ParseConfig("config.json", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = policy(profiles.RuntimeDefault).ApplyConfig(c.Spec)
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: err = %v, want it to name %s", doc, err, field)
+		}
+	}
+}
