@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -50,11 +51,21 @@ func ReadTrusted(path string) ([]byte, error) {
 	if err := trustedFile(path, fi); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxTrustedSize+1))
-	if err == nil && len(data) > maxTrustedSize {
-		err = fmt.Errorf("%s: over %d bytes, too large for a policy file", path, maxTrustedSize)
+	// Sized by the fstat (trustedFile bounded it): one read where
+	// io.ReadAll would start at 512 bytes and double.
+	data := make([]byte, 0, fi.Size()+512)
+	for len(data) <= maxTrustedSize {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		data = slices.Grow(data, 512)
 	}
-	return data, err
+	return nil, fmt.Errorf("%s: over %d bytes, too large for a policy file", path, maxTrustedSize)
 }
 
 // CheckTrusted checks path and everything that leads to it, and returns
@@ -64,7 +75,11 @@ func CheckTrusted(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sticky, err := trustedDir(path, "/")
+	rootInfo, err := os.Lstat("/")
+	if err != nil {
+		return "", err
+	}
+	sticky, err := trustedDir(path, "/", rootInfo)
 	if err != nil {
 		return "", err
 	}
@@ -113,7 +128,7 @@ func CheckTrusted(path string) (string, error) {
 			if !fi.IsDir() {
 				return "", fmt.Errorf("%s: %s is not a directory", path, next)
 			}
-			if sticky, err = trustedDir(path, next); err != nil {
+			if sticky, err = trustedDir(path, next, fi); err != nil {
 				return "", err
 			}
 		default:
@@ -137,12 +152,9 @@ func owner(fi fs.FileInfo) int {
 func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 
 // trustedDir checks a directory on the way; sticky reports the exception
-// above (a root-owned sticky directory that others can write).
-func trustedDir(path, dir string) (sticky bool, err error) {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return false, err
-	}
+// above (a root-owned sticky directory that others can write). fi is the
+// directory's Lstat, taken once by the walk.
+func trustedDir(path, dir string, fi fs.FileInfo) (sticky bool, err error) {
 	uid := owner(fi)
 	if !trustedOwner(uid) {
 		return false, fmt.Errorf("%s: the directory %s is owned by uid %d: its owner can replace the file, which controls the containers on this node, so secrun refuses it (fix: chown root %s)", path, dir, uid, dir)

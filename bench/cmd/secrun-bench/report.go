@@ -284,8 +284,19 @@ func (r *report) markdown() string {
 			head += " (e) plain, secrun's config, native arch only |"
 			sep += "---|"
 		}
+		head += " secrun / runtime, same final config (b / d) [95%] | b / d ≤ 1.05 |"
+		sep += "---|---|"
+		if gx {
+			head += " goexec / runtime (g / d) [95%] |"
+			sep += "---|"
+		}
 		w("%s\n%s\n", head, sep)
 		for _, c := range r.create {
+			ratio := func(x, y string) (float64, string) {
+				rv := median(c.s.Wall[x]) / median(c.s.Wall[y])
+				lo, hi := ratioCI(c.s.Wall[x], c.s.Wall[y])
+				return rv, fmt.Sprintf("%.3f [%.3f … %.3f]", rv, lo, hi)
+			}
 			cell := func(k string) string {
 				x := c.s.Wall[k]
 				if len(x) == 0 {
@@ -300,8 +311,16 @@ func (r *report) markdown() string {
 			if e {
 				w(" %s |", cell("e"))
 			}
+			bd, bdText := ratio("b", "d")
+			lo, hi := ratioCI(c.s.Wall["b"], c.s.Wall["d"])
+			w(" %s | %s |", bdText, verdict(bd, lo, hi, 1.05))
+			if gx {
+				_, gdText := ratio("g", "d")
+				w(" %s |", gdText)
+			}
 			w("\n")
 		}
+		w("\nb / d is the issue's target (at most 1.05 on runc 1.1 on this machine): the whole create through secrun over the runtime alone on the config secrun wrote; g / d is the same ratio for goexec, a wrapper that does nothing but exec, so b / d can be read against what any Go wrapper costs. Intervals are 95%% bootstrap intervals of the ratio of medians, iterations resampled as interleaved pairs.\n")
 		w("\nDifferences of medians, ms (%% of the second), with a 95%% bootstrap interval (iterations resampled as interleaved pairs) and the median of the paired differences. " +
 			"b − d is what secrun itself adds given the same final config (target from the issue: at most 1 ms); d − a is what Docker's profile costs the runtime")
 		if gx {

@@ -29,6 +29,15 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // Samples are resampled as pairs when they are the same length (interleaved
 // runs: iteration i of x and of y ran back to back, under the same load).
 func diffCI(x, y []float64) (lo, hi float64) {
+	return bootCI(x, y, func(mx, my float64) float64 { return mx - my })
+}
+
+// ratioCI is the same interval for median(x) / median(y).
+func ratioCI(x, y []float64) (lo, hi float64) {
+	return bootCI(x, y, func(mx, my float64) float64 { return mx / my })
+}
+
+func bootCI(x, y []float64, stat func(mx, my float64) float64) (lo, hi float64) {
 	if len(x) < 5 || len(y) < 5 {
 		return math.NaN(), math.NaN()
 	}
@@ -51,7 +60,7 @@ func diffCI(x, y []float64) (lo, hi float64) {
 				by[i] = y[r.IntN(len(y))]
 			}
 		}
-		d[k] = median(bx) - median(by)
+		d[k] = stat(median(bx), median(by))
 	}
 	return quantile(d, 0.025), quantile(d, 0.975)
 }
