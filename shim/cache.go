@@ -1,44 +1,33 @@
 package shim
 
 import (
-	"io/fs"
-	"os"
-	"syscall"
+	"path/filepath"
 
-	"github.com/secrun/secrun/internal/atomicfile"
+	"github.com/secrun/secrun/internal/cachefile"
 )
 
 // featuresCache keeps what secrun learnt of a runtime binary (its version,
 // hence how it reads a command line; whether it takes the seccomp log
-// flag), keyed by the binary's identity, so the create path asks each
-// binary once.
-var featuresCache = "/run/secrun/runtime-features"
+// flag), keyed by the binary's identity (cachefile.FileID), so the create
+// path asks each binary once. A planted entry is never trusted
+// (cachefile.Read): it decides how secrun reads the command line.
+var featuresCache = filepath.Join(cachefile.Dir, "runtime-features")
 
-// readCache returns a cache entry secrun itself wrote: a regular file,
-// owned by this user, writable by nobody else, in a directory of the same
-// kind. Anything else is ignored (and rewritten): the entry decides how
-// secrun reads the runtime's command line, so a planted one is never
-// trusted.
-func readCache(path string) (string, bool) {
-	for _, p := range []string{featuresCache, path} {
-		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode()&fs.ModeSymlink != 0 || fi.Mode().Perm()&0o022 != 0 {
-			return "", false
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
-			return "", false
-		}
-	}
-	b, err := os.ReadFile(path)
+// runtimeFact returns the cached fact of kind about the runtime binary at
+// path, deriving and caching it on a miss; valid says which cached values
+// may be used.
+func runtimeFact(path, kind string, valid func(string) bool, derive func() string) string {
+	id, err := cachefile.FileID(path)
 	if err != nil {
-		return "", false
+		return derive()
 	}
-	return string(b), true
-}
-
-// writeCache stores an entry; failures only cost a probe next time.
-func writeCache(path, value string) {
-	if os.MkdirAll(featuresCache, 0o700) == nil {
-		atomicfile.Write(path, []byte(value), 0o600)
+	name := cachefile.Name(id, kind)
+	if v, ok := cachefile.Read(featuresCache, name); ok && valid(string(v)) {
+		return string(v)
 	}
+	v := derive()
+	if valid(v) {
+		cachefile.Write(featuresCache, name, []byte(v))
+	}
+	return v
 }

@@ -3,10 +3,6 @@ package shim
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"hash/fnv"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -17,24 +13,13 @@ import (
 // lists supported flags in `features`; crun accepts it but (1.8) has no
 // `features`.
 func supportsLogFlag(runtime string) bool {
-	fi, err := os.Stat(runtime)
-	if err != nil {
-		return false
-	}
-	// A new binary at the same path has another size or mtime: a new key.
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%d\x00%d", runtime, fi.Size(), fi.ModTime().UnixNano())
-	cache := filepath.Join(featuresCache, fmt.Sprintf("%016x", h.Sum64()))
-	if v, ok := readCache(cache); ok && (v == "log-flag" || v == "no-log-flag") {
-		return v == "log-flag"
-	}
-	ok := probeLogFlag(runtime)
-	v := "no-log-flag"
-	if ok {
-		v = "log-flag"
-	}
-	writeCache(cache, v)
-	return ok
+	v := runtimeFact(runtime, "seccomp-log-flag", func(v string) bool { return v == "log-flag" || v == "no-log-flag" }, func() string {
+		if probeLogFlag(runtime) {
+			return "log-flag"
+		}
+		return "no-log-flag"
+	})
+	return v == "log-flag"
 }
 
 func probeLogFlag(runtime string) bool {

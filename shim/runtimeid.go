@@ -3,13 +3,8 @@ package shim
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"hash/fnv"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -65,24 +60,7 @@ func parseVersionLine(line string) (kind string, major, minor int) {
 }
 
 func cachedVersion(path string) string {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return ""
-	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%d\x00%d", path, fi.Size(), fi.ModTime().UnixNano())
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		fmt.Fprintf(h, "\x00%d\x00%d\x00%d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
-	}
-	cache := filepath.Join(featuresCache, fmt.Sprintf("%016x.version", h.Sum64()))
-	if v, ok := readCache(cache); ok && v != "" {
-		return v
-	}
-	line := probeVersion(path)
-	if line != "" {
-		writeCache(cache, line)
-	}
-	return line
+	return runtimeFact(path, "version", func(v string) bool { return v != "" }, func() string { return probeVersion(path) })
 }
 
 // probeVersion returns the first line of `path --version`.
