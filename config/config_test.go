@@ -136,6 +136,9 @@ func TestRuntimeOnlySurvivesBrokenConfig(t *testing.T) {
 		"broken elsewhere": {"runtime = \"crun\"\n[seccomp\nmode=", 0o644, Runtimes{"crun"}},
 		"unknown keys ok":  {"runtime = \"crun\"\nfoo = 1", 0o644, Runtimes{"crun"}},
 		"runtime in table": {"[x\nruntime = \"crun\"", 0o644, Runtimes{"runc"}},
+		"after a table":    {"[seccomp]\nruntime = \"crun\"\n[x", 0o644, Runtimes{"runc"}},
+		"comments, broken": {"# node config\n\n# which runtime\nruntime = [\"crun\"] # fast\nlevel = \n", 0o644, Runtimes{"crun"}},
+		"dotted key":       {"runtime.x = \"crun\"\n[", 0o644, Runtimes{"runc"}},
 		"untrusted":        {`runtime = "/tmp/evil"`, 0o666, Runtimes{"runc"}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -26,21 +26,27 @@ type Invocation struct {
 	Args    []string
 }
 
-// Global flags that take a value, runc's and crun's. Every other global flag
-// is a boolean unless written --flag=value.
-var globalValueFlags = map[string]bool{
-	"root": true, "log": true, "log-format": true, "criu": true, "rootless": true,
-	"log-level": true, "cgroup-manager": true,
+// takesValue: the global flags that take a value, runc's and crun's. Every
+// other global flag is a boolean unless written --flag=value. (Switches,
+// not maps: a map is built at start-up on every call of the wrapper.)
+func takesValue(flag string) bool {
+	switch flag {
+	case "root", "log", "log-format", "criu", "rootless", "log-level", "cgroup-manager":
+		return true
+	}
+	return false
 }
 
-// subcommands known to runc, crun and secrun: an unknown global flag followed
-// by one of these is taken to be a boolean.
-var subcommands = map[string]bool{
-	"checkpoint": true, "create": true, "delete": true, "events": true, "exec": true,
-	"features": true, "help": true, "h": true, "kill": true, "list": true, "ps": true,
-	"pause": true, "restore": true, "resume": true, "run": true, "spec": true,
-	"start": true, "state": true, "update": true, "mounts": true,
-	"explain": true, "check": true, "setup": true, "profile": true, "apparmor": true, "monitor": true, "findings": true, "record": true, "record-agent": true,
+// isSubcommand: the subcommands known to runc, crun and secrun. An unknown
+// global flag followed by one of these is taken to be a boolean.
+func isSubcommand(word string) bool {
+	switch word {
+	case "checkpoint", "create", "delete", "events", "exec", "features", "help", "h", "kill", "list", "ps",
+		"pause", "restore", "resume", "run", "spec", "start", "state", "update", "mounts",
+		"explain", "check", "setup", "profile", "apparmor", "monitor", "findings", "record", "record-agent":
+		return true
+	}
+	return false
 }
 
 // splitFlag returns the name of a flag token ("-x", "--x", "--x=v") and its
@@ -71,7 +77,7 @@ func Parse(argv []string) *Invocation {
 			break
 		}
 		i++
-		if globalValueFlags[name] {
+		if takesValue(name) {
 			if !inline {
 				if i >= len(argv) {
 					break
@@ -100,7 +106,7 @@ func Parse(argv []string) *Invocation {
 		default:
 			// Unknown flag: a boolean if inline or followed by a flag or a
 			// known subcommand; otherwise assume it took the next token.
-			if !inline && i < len(argv) && !subcommands[argv[i]] && !strings.HasPrefix(argv[i], "-") {
+			if !inline && i < len(argv) && !isSubcommand(argv[i]) && !strings.HasPrefix(argv[i], "-") {
 				i++
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -42,9 +41,9 @@ func (d dialect) global() []option {
 
 func (d dialect) command(cmd string) []option {
 	if d.crun {
-		return append(slices.Clip(crunCommands[cmd]), argpDefaults...)
+		return append(crunCommand(cmd), argpDefaults...)
 	}
-	return runcCommands[cmd]
+	return runcCommand(cmd)
 }
 
 // options reads a list of words by the dialect's rules and returns the

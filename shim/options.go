@@ -54,25 +54,34 @@ var runcGlobal = []option{
 	o("rootless", 0, argRequired), runcHelp, o("version", 'v', argNone),
 }
 
-var runcCommands = map[string][]option{
-	"create": {o("bundle", 'b', argRequired), o("console-socket", 0, argRequired), o("pidfd-socket", 0, argRequired),
-		o("pid-file", 0, argRequired), o("no-pivot", 0, argNone), o("no-new-keyring", 0, argNone),
-		o("preserve-fds", 0, argRequired), runcHelp},
-	"run": {o("bundle", 'b', argRequired), o("console-socket", 0, argRequired), o("pidfd-socket", 0, argRequired),
-		o("detach", 'd', argNone), o("keep", 0, argNone), o("pid-file", 0, argRequired), o("no-subreaper", 0, argNone),
-		o("no-pivot", 0, argNone), o("no-new-keyring", 0, argNone), o("preserve-fds", 0, argRequired), runcHelp},
-	"restore": {o("console-socket", 0, argRequired), o("image-path", 0, argRequired), o("work-path", 0, argRequired),
-		o("tcp-established", 0, argNone), o("ext-unix-sk", 0, argNone), o("shell-job", 0, argNone),
-		o("file-locks", 0, argNone), o("manage-cgroups-mode", 0, argRequired), o("bundle", 'b', argRequired),
-		o("detach", 'd', argNone), o("pid-file", 0, argRequired), o("no-subreaper", 0, argNone),
-		o("no-pivot", 0, argNone), o("empty-ns", 0, argRequired), o("auto-dedup", 0, argNone),
-		o("lazy-pages", 0, argNone), o("lsm-profile", 0, argRequired), o("lsm-mount-context", 0, argRequired), runcHelp},
-	"exec": {o("console-socket", 0, argRequired), o("pidfd-socket", 0, argRequired), o("cwd", 0, argRequired),
-		o("env", 'e', argRequired), o("tty", 't', argNone), o("user", 'u', argRequired),
-		o("additional-gids", 'g', argRequired), o("process", 'p', argRequired), o("detach", 'd', argNone),
-		o("pid-file", 0, argRequired), o("process-label", 0, argRequired), o("apparmor", 0, argRequired),
-		o("no-new-privs", 0, argNone), o("cap", 'c', argRequired), o("preserve-fds", 0, argRequired),
-		o("cgroup", 0, argRequired), o("ignore-paused", 0, argNone), runcHelp},
+// runcCommand is a command's option table (a switch, not a map: see
+// takesValue).
+func runcCommand(cmd string) []option {
+	switch cmd {
+	case "create":
+		return []option{o("bundle", 'b', argRequired), o("console-socket", 0, argRequired), o("pidfd-socket", 0, argRequired),
+			o("pid-file", 0, argRequired), o("no-pivot", 0, argNone), o("no-new-keyring", 0, argNone),
+			o("preserve-fds", 0, argRequired), runcHelp}
+	case "run":
+		return []option{o("bundle", 'b', argRequired), o("console-socket", 0, argRequired), o("pidfd-socket", 0, argRequired),
+			o("detach", 'd', argNone), o("keep", 0, argNone), o("pid-file", 0, argRequired), o("no-subreaper", 0, argNone),
+			o("no-pivot", 0, argNone), o("no-new-keyring", 0, argNone), o("preserve-fds", 0, argRequired), runcHelp}
+	case "restore":
+		return []option{o("console-socket", 0, argRequired), o("image-path", 0, argRequired), o("work-path", 0, argRequired),
+			o("tcp-established", 0, argNone), o("ext-unix-sk", 0, argNone), o("shell-job", 0, argNone),
+			o("file-locks", 0, argNone), o("manage-cgroups-mode", 0, argRequired), o("bundle", 'b', argRequired),
+			o("detach", 'd', argNone), o("pid-file", 0, argRequired), o("no-subreaper", 0, argNone),
+			o("no-pivot", 0, argNone), o("empty-ns", 0, argRequired), o("auto-dedup", 0, argNone),
+			o("lazy-pages", 0, argNone), o("lsm-profile", 0, argRequired), o("lsm-mount-context", 0, argRequired), runcHelp}
+	case "exec":
+		return []option{o("console-socket", 0, argRequired), o("pidfd-socket", 0, argRequired), o("cwd", 0, argRequired),
+			o("env", 'e', argRequired), o("tty", 't', argNone), o("user", 'u', argRequired),
+			o("additional-gids", 'g', argRequired), o("process", 'p', argRequired), o("detach", 'd', argNone),
+			o("pid-file", 0, argRequired), o("process-label", 0, argRequired), o("apparmor", 0, argRequired),
+			o("no-new-privs", 0, argNone), o("cap", 'c', argRequired), o("preserve-fds", 0, argRequired),
+			o("cgroup", 0, argRequired), o("ignore-paused", 0, argNone), runcHelp}
+	}
+	return nil
 }
 
 // argp adds these to every parser (glibc argp-parse.c): --program-name and
@@ -96,21 +105,28 @@ func crunGlobal(rootlessIsRoot bool) []option {
 	}, argpDefaults...)
 }
 
-var crunCommands = map[string][]option{
-	"create": {o("bundle", 'b', argRequired), o("config", 'f', argRequired), o("console-socket", 0, argRequired),
-		o("preserve-fds", 0, argRequired), o("no-pivot", 0, argNone), o("pid-file", 0, argRequired),
-		o("no-subreaper", 0, argNone), o("no-new-keyring", 0, argNone)},
-	"run": {o("bundle", 'b', argRequired), o("config", 'f', argRequired), o("detach", 'd', argNone),
-		o("console-socket", 0, argRequired), o("preserve-fds", 0, argRequired), o("pid-file", 0, argRequired),
-		o("keep", 0, argNone), o("no-subreaper", 0, argNone), o("no-new-keyring", 0, argNone), o("no-pivot", 0, argNone)},
-	"restore": {o("bundle", 'b', argRequired), o("image-path", 0, argRequired), o("work-path", 0, argRequired),
-		o("tcp-established", 0, argNone), o("tcp-close", 0, argNone), o("ext-unix-sk", 0, argNone),
-		o("shell-job", 0, argNone), o("detach", 'd', argNone), o("pid-file", 0, argRequired),
-		o("console-socket", 0, argRequired), o("file-locks", 0, argNone), o("manage-cgroups-mode", 0, argRequired),
-		o("network-lock", 0, argNone), o("lsm-profile", 0, argRequired), o("lsm-mount-context", 0, argRequired)},
-	"exec": {o("console-socket", 0, argRequired), o("tty", 't', argOptional), o("process", 'p', argRequired),
-		o("cwd", 0, argRequired), o("cgroup", 0, argRequired), o("detach", 'd', argNone), o("user", 'u', argRequired),
-		o("env", 'e', argRequired), o("cap", 'c', argRequired), o("pid-file", 0, argRequired),
-		o("preserve-fds", 0, argRequired), o("no-new-privs", 0, argNone), o("process-label", 0, argRequired),
-		o("apparmor", 0, argRequired)},
+func crunCommand(cmd string) []option {
+	switch cmd {
+	case "create":
+		return []option{o("bundle", 'b', argRequired), o("config", 'f', argRequired), o("console-socket", 0, argRequired),
+			o("preserve-fds", 0, argRequired), o("no-pivot", 0, argNone), o("pid-file", 0, argRequired),
+			o("no-subreaper", 0, argNone), o("no-new-keyring", 0, argNone)}
+	case "run":
+		return []option{o("bundle", 'b', argRequired), o("config", 'f', argRequired), o("detach", 'd', argNone),
+			o("console-socket", 0, argRequired), o("preserve-fds", 0, argRequired), o("pid-file", 0, argRequired),
+			o("keep", 0, argNone), o("no-subreaper", 0, argNone), o("no-new-keyring", 0, argNone), o("no-pivot", 0, argNone)}
+	case "restore":
+		return []option{o("bundle", 'b', argRequired), o("image-path", 0, argRequired), o("work-path", 0, argRequired),
+			o("tcp-established", 0, argNone), o("tcp-close", 0, argNone), o("ext-unix-sk", 0, argNone),
+			o("shell-job", 0, argNone), o("detach", 'd', argNone), o("pid-file", 0, argRequired),
+			o("console-socket", 0, argRequired), o("file-locks", 0, argNone), o("manage-cgroups-mode", 0, argRequired),
+			o("network-lock", 0, argNone), o("lsm-profile", 0, argRequired), o("lsm-mount-context", 0, argRequired)}
+	case "exec":
+		return []option{o("console-socket", 0, argRequired), o("tty", 't', argOptional), o("process", 'p', argRequired),
+			o("cwd", 0, argRequired), o("cgroup", 0, argRequired), o("detach", 'd', argNone), o("user", 'u', argRequired),
+			o("env", 'e', argRequired), o("cap", 'c', argRequired), o("pid-file", 0, argRequired),
+			o("preserve-fds", 0, argRequired), o("no-new-privs", 0, argNone), o("process-label", 0, argRequired),
+			o("apparmor", 0, argRequired)}
+	}
+	return nil
 }
