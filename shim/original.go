@@ -88,16 +88,18 @@ func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 }
 
 // save keeps a new original, records the digest of data, then writes data
-// as config.json. A crash in between leaves a config.json that is either
-// the original or a rewrite whose digest does not match: confined again,
-// or refused, never confined from the wrong original.
+// as config.json, each with an atomic rename (not fsync'd: a bundle means
+// nothing after a reboot). secrun killed in between leaves a config.json
+// that is either the original or a rewrite whose digest does not match:
+// confined again, or refused, never confined from the wrong original. A
+// file emptied by a power loss is refused the same way.
 func (o *original) save(cfg *spec.Config, data []byte) error {
 	if o.orig != nil {
-		if err := atomicfile.Write(o.path+origSuffix, o.orig, 0o600); err != nil {
+		if err := atomicfile.Replace(o.path+origSuffix, o.orig, 0o600); err != nil {
 			return err
 		}
 	}
-	if err := atomicfile.Write(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Replace(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
 		return err
 	}
 	if !o.used {
@@ -107,7 +109,7 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 	if cur, err := os.ReadFile(o.path); err == nil && bytes.Equal(cur, data) {
 		return nil
 	}
-	return atomicfile.Write(o.path, data, o.mode)
+	return atomicfile.Replace(o.path, data, o.mode)
 }
 
 // readKept reads a file secrun keeps beside config.json, refusing one it

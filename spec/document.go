@@ -180,10 +180,12 @@ func processEdits(p *specs.Process) []edit {
 }
 
 // Save writes data over f atomically unless it equals what was read.
-// It reports whether the file changed.
+// It reports whether the file changed. A spec or process file is read by
+// the runtime at once and means nothing after a reboot: atomic, not
+// durable (atomicfile.Replace).
 func (f *File) Save(data []byte) (bool, error) {
 	if bytes.Equal(data, f.Orig) {
 		return false, nil
 	}
-	return true, atomicfile.Write(f.Path, data, f.mode)
+	return true, atomicfile.Replace(f.Path, data, f.mode)
 }

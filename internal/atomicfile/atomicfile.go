@@ -12,16 +12,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Write replaces path with data: a temp file in the same directory, fsync,
-// rename, then fsync of the directory, so a crash at any moment leaves
-// either the old or the new file, never a torn one.
+// Write replaces path with data durably: a temp file in the same
+// directory, fsync, rename, then fsync of the directory, so a crash at any
+// moment leaves either the old or the new file, never a torn one. On tmpfs
+// the fsyncs are skipped (nothing survives a crash there).
 func Write(path string, data []byte, mode fs.FileMode) error {
-	return WriteAs(path, data, mode, -1, -1)
+	return write(path, data, mode, -1, -1, !onTmpfs(filepath.Dir(path)))
 }
 
 // WriteAs is Write that also gives the file an owner (uid -1: the writer's),
 // for files whose owner must survive the rewrite.
 func WriteAs(path string, data []byte, mode fs.FileMode, uid, gid int) error {
+	return write(path, data, mode, uid, gid, !onTmpfs(filepath.Dir(path)))
+}
+
+// Replace swaps path for data atomically, without fsync: for files that
+// mean nothing after a reboot, such as a bundle's config.json (the runtime
+// reads it at once, from the page cache, and a crash kills the container
+// anyway) or a cache entry. Every reader, and SIGKILL at any moment, still
+// sees the old file or the new one; after a power loss the file may be
+// empty, which every reader refuses. On a node whose /run is not tmpfs
+// this saves two fsyncs per file on the create path.
+func Replace(path string, data []byte, mode fs.FileMode) error {
+	return write(path, data, mode, -1, -1, false)
+}
+
+func write(path string, data []byte, mode fs.FileMode, uid, gid int, durable bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".secrun-*")
 	if err != nil {
@@ -45,7 +61,6 @@ func WriteAs(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	durable := !onTmpfs(dir)
 	if durable {
 		if err := tmp.Sync(); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
@@ -68,9 +83,8 @@ func WriteAs(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 	return nil
 }
 
-// onTmpfs: containerd's bundles live on tmpfs under /run, where fsync buys
-// nothing (the rename alone makes the swap atomic for every reader and
-// against SIGKILL) and a disk's fsync would cost milliseconds per create.
+// onTmpfs: where fsync buys nothing (the rename alone makes the swap atomic
+// for every reader and against SIGKILL).
 func onTmpfs(dir string) bool {
 	var st unix.Statfs_t
 	return unix.Statfs(dir, &st) == nil && st.Type == unix.TMPFS_MAGIC

@@ -98,5 +98,5 @@ func Write(dir, name string, data []byte) {
 			}
 		}
 	}
-	atomicfile.Write(filepath.Join(dir, name), data, 0o600)
+	atomicfile.Replace(filepath.Join(dir, name), data, 0o600)
 }
