@@ -314,8 +314,9 @@ type variant struct {
 
 // samples is what a set of interleaved variants measured.
 type samples struct {
-	Wall map[string][]float64 // ms
-	CPU  map[string][]float64 // ms
+	Wall   map[string][]float64 // ms
+	CPU    map[string][]float64 // ms
+	Faults map[string][]float64 // minor page faults
 	// Failures are the iterations dropped (and run again) because a call failed.
 	Failures []string
 	Err      string
@@ -327,7 +328,7 @@ type samples struct {
 // maxFailures failed iterations the section stops.
 func (h *harness) interleave(tag string, vs []variant, n int) samples {
 	const maxFailures = 3
-	s := samples{Wall: map[string][]float64{}, CPU: map[string][]float64{}}
+	s := samples{Wall: map[string][]float64{}, CPU: map[string][]float64{}, Faults: map[string][]float64{}}
 	for i := -h.o.warmup; i < n; i++ {
 		if h.ctx.Err() != nil {
 			s.Err = "interrupted"
@@ -335,6 +336,7 @@ func (h *harness) interleave(tag string, vs []variant, n int) samples {
 		}
 		wall := map[string]float64{}
 		cpu := map[string]float64{}
+		flt := map[string]float64{}
 		var failed error
 		for _, k := range rotation(i, len(vs)) {
 			v := vs[k]
@@ -350,7 +352,7 @@ func (h *harness) interleave(tag string, vs []variant, n int) samples {
 				failed = fmt.Errorf("%s: %v", v.Label, r.Err)
 				break
 			}
-			wall[v.Key], cpu[v.Key] = ms(r.Wall), ms(r.CPU)
+			wall[v.Key], cpu[v.Key], flt[v.Key] = ms(r.Wall), ms(r.CPU), float64(r.Faults)
 		}
 		if failed != nil {
 			s.Failures = append(s.Failures, failed.Error())
@@ -366,6 +368,7 @@ func (h *harness) interleave(tag string, vs []variant, n int) samples {
 			for k, v := range wall {
 				s.Wall[k] = append(s.Wall[k], v)
 				s.CPU[k] = append(s.CPU[k], cpu[k])
+				s.Faults[k] = append(s.Faults[k], flt[k])
 			}
 		}
 		if i >= 0 && (i+1)%10 == 0 {
@@ -415,6 +418,14 @@ func (h *harness) benchAlone() aloneResult {
 				return call{Path: h.secrun, Args: []string{"--root", root, "state", id}, Env: h.secrunEnv(tru, h.cfgDefault)}
 			}},
 	}...)
+	if h.o.baseline != "" {
+		bBase := h.bundle("alone-baseline", h.orig)
+		vs = append(vs, variant{Key: "baseline", Label: "baseline build (`" + h.o.baselineName + "`) create, default policy → " + tru,
+			prepare: func() { h.writeConfig(bBase, h.orig) },
+			call: func(id string) call {
+				return h.createCallRoot(h.o.baseline, root, bBase, id, h.secrunEnv(tru, h.cfgDefault))
+			}})
+	}
 	res := aloneResult{vs: vs, s: h.interleave("alone", vs, h.o.n)}
 	res.init = h.initTrace(bDef, root)
 	return res
@@ -518,6 +529,17 @@ func (h *harness) benchCreate(rt runtimeInfo) createResult {
 		{Key: "d", Label: "(d) " + rt.Name + ", secrun's output config",
 			call:  func(id string) call { return h.createCallRoot(rt.Path, root, bD, id, h.env) },
 			after: del},
+	}
+	if h.o.baseline != "" {
+		// (b0) the baseline build on the same input, measured in the
+		// same run, so that a change is judged against it side by side.
+		bB0 := h.bundle(rt.Name+"-create-b0", h.orig)
+		res.vs = append(res.vs, variant{Key: "b0", Label: "(b0) baseline build, default policy",
+			prepare: func() { h.writeConfig(bB0, h.orig) },
+			call: func(id string) call {
+				return h.createCallRoot(h.o.baseline, root, bB0, id, h.secrunEnv(rt.Path, h.cfgDefault))
+			},
+			after: del})
 	}
 	if h.goexec != "" {
 		// (d) through a Go program that only execs: what any Go wrapper

@@ -46,6 +46,9 @@ type options struct {
 	sections   string
 	keep       bool
 	commandStr string
+	baseline   string
+	// baselineName says which build the baseline is (-baseline-name).
+	baselineName string
 }
 
 func main() {
@@ -69,8 +72,13 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit for any one runtime or secrun call")
 	flag.StringVar(&o.sections, "sections", "alone,memory,create,passthrough,syscall", "sections to run, comma-separated")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	flag.StringVar(&o.baseline, "baseline", "", "an older secrun build to measure in the same run, side by side (make bench BENCH_BASELINE=REV builds one)")
+	flag.StringVar(&o.baselineName, "baseline-name", "", "what the baseline build is (a git revision), for the report")
 	flag.Parse()
 	o.commandStr = "secrun-bench " + strings.Join(os.Args[1:], " ")
+	if o.baseline != "" && o.baselineName == "" {
+		o.baselineName = o.baseline
+	}
 	if flag.NArg() > 0 || o.n < 1 || o.warmup < 0 || o.rounds < 1 || o.iters < 1 {
 		flag.Usage()
 		os.Exit(2)

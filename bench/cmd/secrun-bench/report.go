@@ -384,6 +384,9 @@ func (r *report) markdown() string {
 		}
 	}
 
+	if o.baseline != "" {
+		r.baselineSection(w)
+	}
 	if len(r.pass) > 0 {
 		w("\n### Passthrough (ms)\n\n")
 		w("`state ID` and `kill ID 0` on a created container: the runtime directly")
@@ -452,11 +455,11 @@ func (r *report) markdown() string {
 		if gx {
 			w(" and to goexec → `%s` (a Go program that only execve's: Go's start-up floor)", o.truePath)
 		}
-		w(", interleaved like the rest. CPU is user + system time from `wait4` (ms).\n\n")
-		w("| call | wall median | p90 | CPU median |\n|---|---|---|---|\n")
+		w(", interleaved like the rest. CPU is user + system time from `wait4` (ms); page faults are `ru_minflt`, counted across the execve (the wrapper's and `%s`'s): most of a short-lived Go program's cost is first touches of memory and code.\n\n", o.truePath)
+		w("| call | wall median | p90 | CPU median | page faults median |\n|---|---|---|---|---|\n")
 		for _, v := range r.alone.vs {
 			x := r.alone.s.Wall[v.Key]
-			w("| %s | %s | %s | %s |\n", v.Label, f2(median(x)), f2(quantile(x, 0.9)), f2(median(r.alone.s.CPU[v.Key])))
+			w("| %s | %s | %s | %s | %.0f |\n", v.Label, f2(median(x)), f2(quantile(x, 0.9)), f2(median(r.alone.s.CPU[v.Key])), median(r.alone.s.Faults[v.Key]))
 		}
 		tru, gox := r.alone.s.Wall["true"], r.alone.s.Wall["go"]
 		if len(tru) > 0 {
@@ -473,9 +476,13 @@ func (r *report) markdown() string {
 				w("---|---|")
 			}
 			w("\n")
-			for _, k := range []struct{ key, label string }{
+			rows := []struct{ key, label string }{
 				{"default", "create, default policy"}, {"noop", "create, no-op policy"}, {"state", "state (passthrough)"},
-			} {
+			}
+			if o.baseline != "" {
+				rows = append(rows, struct{ key, label string }{"baseline", "create, default policy, baseline build `" + o.baselineName + "`"})
+			}
+			for _, k := range rows {
 				x := r.alone.s.Wall[k.key]
 				lo, hi := diffCI(x, tru)
 				glo, ghi := diffCI(x, gox)
@@ -676,5 +683,28 @@ func (r *report) syscallTargets(w func(string, ...any)) {
 			w("| %s | %s | `%s` | %s (≤ %+.0f%%) | %+.1f%% | %+.1f%% … %+.1f%% | %s |\n",
 				s.rt.Name, t.what, t.sc, t.goal, t.limit, pctOf(d), pctOf(lo), pctOf(hi), verdict(pctOf(d), pctOf(lo), pctOf(hi), t.limit))
 		}
+	}
+}
+
+// baselineSection sets this build against the baseline build measured in
+// the same run: alone and in front of each runtime.
+func (r *report) baselineSection(w func(string, ...any)) {
+	o := r.opts
+	w("\n### This build against the baseline build `%s` (same run)\n\n", o.baselineName)
+	w("Both builds interleaved in every iteration, on the same input and node config. b − b0 below zero: this build is faster. b0 / d and b / d: each build's create over the runtime alone on the config this build writes.\n\n")
+	w("| where | (b0) baseline median | (b) this build median | b − b0 | 95%% interval | page faults b0 → b | b0 / d | b / d |\n|---|---|---|---|---|---|---|---|\n")
+	if x, y := r.alone.s.Wall["default"], r.alone.s.Wall["baseline"]; len(x) > 0 && len(y) > 0 {
+		lo, hi := diffCI(x, y)
+		w("| alone (→ `%s`) | %s | %s | %s | %s … %s | %.0f → %.0f | – | – |\n", o.truePath, f2(median(y)), f2(median(x)), signed(median(x)-median(y)), signed(lo), signed(hi),
+			median(r.alone.s.Faults["baseline"]), median(r.alone.s.Faults["default"]))
+	}
+	for _, c := range r.create {
+		x, y, d := c.s.Wall["b"], c.s.Wall["b0"], c.s.Wall["d"]
+		if len(x) == 0 || len(y) == 0 {
+			continue
+		}
+		lo, hi := diffCI(x, y)
+		w("| in front of %s | %s | %s | %s | %s … %s | %.0f → %.0f | %.3f | %.3f |\n", c.rt.Name, f2(median(y)), f2(median(x)), signed(median(x)-median(y)), signed(lo), signed(hi),
+			median(c.s.Faults["b0"]), median(c.s.Faults["b"]), median(y)/median(d), median(x)/median(d))
 	}
 }

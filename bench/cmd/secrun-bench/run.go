@@ -28,7 +28,10 @@ type result struct {
 	// used: a child of this Go process starts with the harness's RSS as the
 	// floor; the memory table goes through bench/maxrss.c instead.)
 	CPU time.Duration
-	Err error
+	// Faults are the minor page faults (ru_minflt), counted across the
+	// execve: a wrapper's and the program it execs.
+	Faults int64
+	Err    error
 }
 
 // run starts c and waits for it. The timed region is fork to exit as seen by
@@ -73,6 +76,7 @@ func run(ctx context.Context, c call, timeout time.Duration) result {
 	r := result{Wall: wall}
 	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.Faults = ru.Minflt
 	}
 	switch {
 	case timedOut.Load():
