@@ -41,82 +41,111 @@ modified (a copy is run).
 // may be incomplete, the container did not start...), 2 for bad usage. The
 // container's own exit status is reported on stderr.
 func Main(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("secrun record", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
-	output := fs.String("output", "", "write the profile to `FILE` (required)")
-	format := fs.String("format", "", "oci (runtime-spec LinuxSeccomp JSON) or spo (SeccompProfile YAML); default: spo for .yaml/.yml, else oci")
-	name := fs.String("name", "", "metadata.name of the SeccompProfile (default: from the output file name)")
-	bundle := fs.String("bundle", ".", "bundle `DIR`ectory")
-	fs.StringVar(bundle, "b", ".", "short for --bundle")
-	runtimePath := fs.String("runtime", "", "runtime to run (default: $SECRUN_RUNTIME, else the node config's runtime, else runc)")
-	root := fs.String("root", "", "--root passed to the runtime")
-	verbose := fs.Bool("v", false, "list the syscalls recorded, with their counts, on stderr")
-	wait := fs.Duration("wait", 10*time.Second, "after the runtime exits, how long processes left under the filter may take to exit")
-	pos, err := tool.ParseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2
+	o, code := parseFlags(args, stderr)
+	if o == nil {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "secrun record: "+format+"\n", a...)
 		return 1
 	}
-	usage := func(format string, a ...any) int {
+	if err := checkWritable(o.output); err != nil {
+		return fail("%v", err)
+	}
+	rt, err := findRuntime(o.runtime)
+	if err != nil {
+		return fail("%v", err)
+	}
+	orig, rec, err := recordingSpec(o.bundle, stderr)
+	if err != nil {
+		return fail("%v", err)
+	}
+	snap, status, err := runRecorded(o, rt, orig, rec, stdout, stderr)
+	if err != nil {
+		return fail("%v", err)
+	}
+	return writeRecording(o, rec, snap, status, stderr)
+}
+
+// options are secrun record's flags.
+type options struct {
+	output, format, name, bundle, runtime, root, id string
+	verbose                                         bool
+	wait                                            time.Duration
+}
+
+// parseFlags returns the options, or nil and the exit status.
+func parseFlags(args []string, stderr io.Writer) (*options, int) {
+	o := &options{}
+	fs := flag.NewFlagSet("secrun record", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
+	fs.StringVar(&o.output, "output", "", "write the profile to `FILE` (required)")
+	fs.StringVar(&o.format, "format", "", "oci (runtime-spec LinuxSeccomp JSON) or spo (SeccompProfile YAML); default: spo for .yaml/.yml, else oci")
+	fs.StringVar(&o.name, "name", "", "metadata.name of the SeccompProfile (default: from the output file name)")
+	fs.StringVar(&o.bundle, "bundle", ".", "bundle `DIR`ectory")
+	fs.StringVar(&o.bundle, "b", ".", "short for --bundle")
+	fs.StringVar(&o.runtime, "runtime", "", "runtime to run (default: $SECRUN_RUNTIME, else the node config's runtime, else runc)")
+	fs.StringVar(&o.root, "root", "", "--root passed to the runtime")
+	fs.BoolVar(&o.verbose, "v", false, "list the syscalls recorded, with their counts, on stderr")
+	fs.DurationVar(&o.wait, "wait", 10*time.Second, "after the runtime exits, how long processes left under the filter may take to exit")
+	pos, err := tool.ParseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, 0
+	} else if err != nil {
+		return nil, 2
+	}
+	usage := func(format string, a ...any) (*options, int) {
 		fmt.Fprintf(stderr, "secrun record: "+format+"\n", a...)
 		fmt.Fprint(stderr, Usage)
-		return 2
+		return nil, 2
 	}
 	if len(pos) != 1 {
 		return usage("give exactly one container ID (got %d arguments: %s)", len(pos), strings.Join(pos, " "))
 	}
-	id := pos[0]
-	if *output == "" {
+	o.id = pos[0]
+	if o.output == "" {
 		return usage("--output FILE is required")
 	}
-	if *format == "" {
-		*format = FormatFor(*output)
+	if o.format == "" {
+		o.format = FormatFor(o.output)
 	}
-	if *format != FormatOCI && *format != FormatSPO {
-		return usage("--format %q: use oci or spo", *format)
+	if o.format != FormatOCI && o.format != FormatSPO {
+		return usage("--format %q: use oci or spo", o.format)
 	}
-	if *name == "" {
-		*name = tool.NameFromPath(*output)
-	} else if !tool.ValidK8sName(*name) {
-		return usage("--name %q is not a Kubernetes object name (lower-case letters, digits, '-' and '.')", *name)
+	if o.name == "" {
+		o.name = tool.NameFromPath(o.output)
+	} else if !tool.ValidK8sName(o.name) {
+		return usage("--name %q is not a Kubernetes object name (lower-case letters, digits, '-' and '.')", o.name)
 	}
-	if err := checkWritable(*output); err != nil {
-		return fail("%v", err)
-	}
-	rt, err := findRuntime(*runtimePath)
-	if err != nil {
-		return fail("%v", err)
-	}
+	return o, 0
+}
 
-	cfg, err := spec.LoadConfig(*bundle, "")
+// recordingSpec returns the bundle's spec under the node policy, encoded,
+// and the recording profile to run it with. Recording under the policy, as
+// secrun create would run the container: the capabilities it keeps and
+// no-new-privileges change what the workload calls, and its seccomp
+// profile bounds the recording.
+func recordingSpec(bundle string, stderr io.Writer) ([]byte, *specs.LinuxSeccomp, error) {
+	cfg, err := spec.LoadConfig(bundle, "")
 	if err != nil {
-		return fail("%v", err)
+		return nil, nil, err
 	}
-	// Record under the node policy, as secrun create would run the
-	// container: the capabilities it keeps and no-new-privileges change
-	// what the workload calls, and its seccomp profile bounds the
-	// recording.
 	node, err := config.Load(config.Path())
 	if err != nil {
-		return fail("%v", err)
+		return nil, nil, err
 	}
 	pol, _, err := node.PolicyFor(nil, cfg.Spec.Annotations)
 	if err != nil {
-		return fail("%v", err)
+		return nil, nil, err
 	}
 	changes, err := pol.ApplyRecording(cfg.Spec)
 	if err != nil {
-		return fail("%s: refused by the node policy (%s): %v", cfg.Path, pol.Source, err)
+		return nil, nil, fmt.Errorf("%s: refused by the node policy (%s): %v", cfg.Path, pol.Source, err)
 	}
 	orig, err := cfg.Encode()
 	if err != nil {
-		return fail("%v", err)
+		return nil, nil, err
 	}
 	if len(changes) > 0 {
 		var what []string
@@ -131,28 +160,33 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	rec, err := RecordingProfile(base)
 	if err != nil {
-		return fail("%s: %v", cfg.Path, err)
+		return nil, nil, fmt.Errorf("%s: %v", cfg.Path, err)
 	}
+	return orig, rec, nil
+}
 
+// runRecorded runs the container with rec, its listener served by a
+// Recorder, and returns what the Recorder saw and the runtime's status.
+func runRecorded(o *options, rt string, orig []byte, rec *specs.LinuxSeccomp, stdout, stderr io.Writer) (*Snapshot, int, error) {
 	tmp, err := privateDir()
 	if err != nil {
-		return fail("%v", err)
+		return nil, 0, err
 	}
 	defer os.RemoveAll(tmp)
 	sock := filepath.Join(tmp, "l.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
-		return fail("listening on %s: %v", sock, err)
+		return nil, 0, fmt.Errorf("listening on %s: %v", sock, err)
 	}
 	defer l.Close()
 	token := randomToken()
 	rec.ListenerPath, rec.ListenerMetadata = sock, token
 	recBundle := filepath.Join(tmp, "bundle")
 	if err := os.Mkdir(recBundle, 0o700); err != nil {
-		return fail("%v", err)
+		return nil, 0, err
 	}
-	if err := writeRecordingBundle(*bundle, orig, rec, recBundle); err != nil {
-		return fail("writing the recording bundle: %v", err)
+	if err := writeRecordingBundle(o.bundle, orig, rec, recBundle); err != nil {
+		return nil, 0, fmt.Errorf("writing the recording bundle: %v", err)
 	}
 
 	r := NewRecorder()
@@ -161,10 +195,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	go r.Serve(l)
 
 	var argv []string
-	if *root != "" {
-		argv = append(argv, "--root", *root)
+	if o.root != "" {
+		argv = append(argv, "--root", o.root)
 	}
-	argv = append(argv, "run", "--bundle", recBundle, id)
+	argv = append(argv, "run", "--bundle", recBundle, o.id)
 	cmd := exec.Command(rt, argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	// SIGINT and SIGQUIT from a terminal reach the runtime too (same
@@ -176,7 +210,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		return fail("starting %s: %v", rt, err)
+		return nil, 0, fmt.Errorf("starting %s: %v", rt, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -194,29 +228,40 @@ loop:
 	}
 	status := exitStatus(runErr)
 
-	r.waitEnd(*wait)
+	r.waitEnd(o.wait)
 	l.Close()
 	r.Close()
 	snap := r.Snapshot()
 	switch {
 	case snap.Filters == 0:
 		if runErr != nil {
-			return fail("%s did not start container %s (%v); nothing recorded", rt, id, runErr)
+			return nil, 0, fmt.Errorf("%s did not start container %s (%v); nothing recorded", rt, o.id, runErr)
 		}
-		return fail("%s ran container %s without connecting to the listener: no notification fd, nothing recorded (does this runtime support linux.seccomp.listenerPath? runc 1.1 or later and crun do)", rt, id)
+		return nil, 0, fmt.Errorf("%s ran container %s without connecting to the listener: no notification fd, nothing recorded (does this runtime support linux.seccomp.listenerPath? runc 1.1 or later and crun do)", rt, o.id)
 	case snap.Active > 0:
-		snap.Problems = append(snap.Problems, fmt.Sprintf("processes under the recording filter were still running %s after %s exited (does the container share the host's PID namespace?): their later calls are not recorded", *wait, filepath.Base(rt)))
+		snap.Problems = append(snap.Problems, fmt.Sprintf("processes under the recording filter were still running %s after %s exited (does the container share the host's PID namespace?): their later calls are not recorded", o.wait, filepath.Base(rt)))
+	}
+	return &snap, status, nil
+}
+
+// writeRecording builds the profile from what was recorded and writes it,
+// or, when the recording may be incomplete, writes it beside the output
+// for inspection and fails.
+func writeRecording(o *options, rec *specs.LinuxSeccomp, snap *Snapshot, status int, stderr io.Writer) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "secrun record: "+format+"\n", a...)
+		return 1
 	}
 	res := Build(rec, sortedKeys(snap.Calls))
-	data, err := Encode(res.Profile, *format, *name)
+	data, err := Encode(res.Profile, o.format, o.name)
 	if err != nil {
 		return fail("%v", err)
 	}
-	fmt.Fprintf(stderr, "secrun record: container %s exited with status %d; %s\n", id, status, snap.summary())
+	fmt.Fprintf(stderr, "secrun record: container %s exited with status %d; %s\n", o.id, status, snap.summary())
 	if status != 0 {
 		fmt.Fprintf(stderr, "secrun record: note: the container did not exit 0: the profile covers what this run did, check that it did the work it should\n")
 	}
-	if *verbose {
+	if o.verbose {
 		for _, n := range sortedKeys(snap.Calls) {
 			fmt.Fprintf(stderr, "  %-24s %d\n", n, snap.Calls[n])
 		}
@@ -225,17 +270,17 @@ loop:
 		for _, p := range snap.Problems {
 			fmt.Fprintf(stderr, "secrun record: incomplete: %s\n", p)
 		}
-		partial := *output + ".partial"
+		partial := o.output + ".partial"
 		if err := atomicfile.Write(partial, data, 0o644); err != nil {
 			return fail("%v", err)
 		}
-		return fail("the recording may have missed calls: no profile written to %s (what was recorded is in %s, for inspection only)", *output, partial)
+		return fail("the recording may have missed calls: no profile written to %s (what was recorded is in %s, for inspection only)", o.output, partial)
 	}
-	if err := atomicfile.Write(*output, data, 0o644); err != nil {
+	if err := atomicfile.Write(o.output, data, 0o644); err != nil {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(stderr, "secrun record: wrote %s: %d syscalls allowed (%d recorded, %d added for the runtime: %s)\n",
-		*output, res.Allowed, len(res.Recorded), len(res.Runtime), strings.Join(res.Runtime, " "))
+		o.output, res.Allowed, len(res.Recorded), len(res.Runtime), strings.Join(res.Runtime, " "))
 	return 0
 }
 
