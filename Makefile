@@ -78,7 +78,7 @@ BENCH_FLAGS    ?=
 BENCH_BASELINE ?=
 bench: build
 	CGO_ENABLED=0 $(GO) build -o bin/goexec ./bench/goexec
-	$(if $(BENCH_BASELINE),rm -rf bin/baseline-src && mkdir -p bin/baseline-src && git archive $(BENCH_BASELINE) | tar -x -C bin/baseline-src && cd bin/baseline-src && CGO_ENABLED=0 $(GO) build -trimpath -o ../secrun-baseline ./cmd/secrun)
+	$(if $(BENCH_BASELINE),rm -rf bin/baseline-src && mkdir -p bin/baseline-src && git archive $(BENCH_BASELINE) | tar -x -C bin/baseline-src && (cd bin/baseline-src && CGO_ENABLED=0 $(GO) build -trimpath -o ../secrun-baseline ./cmd/secrun) && rm -rf bin/baseline-src)
 	gcc -static -O2 -o bin/syscall_loop bench/syscall_loop.c
 	gcc -static -O2 -o bin/maxrss bench/maxrss.c
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/gobench/ > bin/bench-go.txt || { cat bin/bench-go.txt; exit 1; }

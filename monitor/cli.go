@@ -63,7 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, code int) {
 	fs.StringVar(&o.Output, "output", "-", "findings file (JSON lines), or - for stdout")
 	fs.Int64Var(&o.MaxSize, "max-size", 64<<20, "rotate the output file when it would grow past this many bytes (0: never)")
 	fs.IntVar(&o.Keep, "keep", 5, "rotated files to keep (FILE.1 ... FILE.N)")
-	roots := fs.String("roots", "", "more runtime state directories to find containers in, comma-separated (globs allowed); searched with "+strings.Join(DefaultRoots, ","))
+	roots := fs.String("roots", "", "more runtime state directories to find containers in, comma-separated (globs allowed); searched with "+strings.Join(defaultRoots, ","))
 	fs.StringVar(&o.Source, "source", "auto", "where records come from: audit (netlink multicast group), kmsg, or auto (audit, else kmsg)")
 	fs.StringVar(&o.Kmsg, "kmsg", "/dev/kmsg", "kernel log device (or a saved copy of it, read once) for --source kmsg")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute, "how often to write a stats line (0: only at exit)")
@@ -92,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, code int) {
 		fmt.Fprintln(stderr, "secrun monitor: --max-size and --keep must not be negative")
 		return o, 2
 	}
-	o.Roots = append([]string(nil), DefaultRoots...)
+	o.Roots = append([]string(nil), defaultRoots...)
 	for _, r := range strings.Split(*roots, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			o.Roots = append(o.Roots, r)

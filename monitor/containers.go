@@ -27,10 +27,10 @@ const (
 	annContainerType = "io.kubernetes.cri.container-type"
 )
 
-// DefaultRoots are the runtime state directories searched for containers:
+// defaultRoots are the runtime state directories searched for containers:
 // containerd's per-namespace runc roots, Docker's, and the runtimes' own
 // defaults. Entries may be glob patterns.
-var DefaultRoots = []string{
+var defaultRoots = []string{
 	"/run/containerd/runc/*",
 	"/run/docker/runtime-runc/*",
 	"/run/runc",

@@ -112,9 +112,6 @@ func runtimeCandidates(c *config.Config) []string {
 
 type policyStep func(inv *Invocation, log *logger, cfg *config.Config, args *CmdArgs, runtime string) error
 
-// appArmorHost is the real host; tests of the AppArmor path use a fake one.
-var appArmorHost = &profiles.AppArmorHost{}
-
 // confine loads the policy, applies it, and execs the runtime. Any error
 // fails closed: nothing is written and the runtime is not started.
 func confine(inv *Invocation, log *logger, step policyStep) int {
@@ -157,7 +154,7 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
-	pol, desc, err := node.PolicyFor(appArmorHost, cfg.Spec.Annotations)
+	pol, desc, err := node.PolicyFor(&profiles.AppArmorHost{}, cfg.Spec.Annotations)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
@@ -252,7 +249,7 @@ func execPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs
 	if c := containerSpec(runtime, inv.Globals, args.ID, log); c != nil {
 		container, ann = c.Process, c.Annotations
 	}
-	pol, desc, err := node.PolicyFor(appArmorHost, ann)
+	pol, desc, err := node.PolicyFor(&profiles.AppArmorHost{}, ann)
 	if err != nil {
 		return fmt.Errorf("exec %s refused: %w", args.ID, err)
 	}
@@ -379,7 +376,7 @@ func explain(inv *Invocation, w io.Writer) int {
 		fmt.Fprintf(w, "verdict: refused: %v\n", err)
 		return 1
 	}
-	pol, desc, err := cfg.PolicyFor(appArmorHost, c.Spec.Annotations)
+	pol, desc, err := cfg.PolicyFor(&profiles.AppArmorHost{}, c.Spec.Annotations)
 	if err != nil {
 		fmt.Fprintf(w, "verdict: refused: %v\n", err)
 		return 1
