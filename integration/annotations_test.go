@@ -283,3 +283,29 @@ func TestBundleAnnotationRedirectsRuncExec(t *testing.T) {
 		})
 	}
 }
+
+// A profile the spec carries with an action that is not a seccomp action
+// is refused, naming the field, on every runtime: merged, secrun would rank
+// it as a denial, and a runtime would read it its own way or fail later
+// with a message that does not say which rule.
+func TestUnknownSeccompActionRefused(t *testing.T) {
+	for _, rt := range runtimes() {
+		t.Run(rt.Name, func(t *testing.T) {
+			e := newEnv(t, rt)
+			for i, tc := range []struct {
+				profile map[string]any
+				field   string
+			}{
+				{map[string]any{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []any{
+					map[string]any{"names": []string{"read", "keyctl"}, "action": "SCMP_ACT_ALLOW_ALL"}}}, "linux.seccomp.syscalls[0].action"},
+				{map[string]any{"defaultAction": "", "syscalls": []any{
+					map[string]any{"names": []string{"read"}, "action": "SCMP_ACT_ALLOW"}}}, "linux.seccomp.defaultAction"},
+			} {
+				b := newBundle(t, "/bin/probe", "status")
+				b.Spec["linux"].(map[string]any)["seccomp"] = tc.profile
+				b.Save(t)
+				refusedCreate(t, e, b, fmt.Sprintf("action-%d-%s", i, rt.Name), tc.field, "is not a seccomp action")
+			}
+		})
+	}
+}
