@@ -107,7 +107,7 @@ func configChecks(r *report) *config.Config {
 		eff, label := cfg.For(ruleAnnotations(rule))
 		if p, err := eff.Policy(nil); err != nil {
 			r.fail("rule #%d: %v", i+1, err)
-		} else if _, err := p.Seccomp(profiles.Baseline); err != nil {
+		} else if _, err := p.Seccomp(profiles.BaselineCaps()); err != nil {
 			r.fail("%s: %v", label, err)
 		}
 	}
@@ -155,7 +155,7 @@ func profilesDirChecks(r *report, dir string) {
 			pol, err := c.Policy(nil)
 			var resolved *specs.LinuxSeccomp
 			if err == nil {
-				resolved, err = pol.Seccomp(profiles.Baseline)
+				resolved, err = pol.Seccomp(profiles.BaselineCaps())
 			}
 			if err != nil {
 				r.fail("profile %s: %v", p, err)

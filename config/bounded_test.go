@@ -81,7 +81,7 @@ func TestProfileFileBoundedByDefault(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.Stock}}}
+			s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.StockCaps()}}}
 			changes, err := p.ApplyConfig(s)
 			if err != nil {
 				t.Fatal(err)
@@ -118,13 +118,13 @@ func TestAllowLooserNeedsNamespaceRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, _ := p.Seccomp(profiles.Stock)
+		s, _ := p.Seccomp(profiles.StockCaps())
 		if !profiles.Permissive(profiles.Evaluate(s, "clone", [6]uint64{cloneNewUser})) {
 			t.Error("allow_looser_than_default: the rule's profile was bounded anyway")
 		}
 		// ...and a node whose default is runtime-default keeps it elsewhere.
 		p, _, _ = c.PolicyFor(nil, map[string]string{AnnNamespace: "other", AnnSeccompProfile: "rec"})
-		s, _ = p.PodProfile(profiles.Stock)
+		s, _ = p.PodProfile(profiles.StockCaps())
 		checkBounded(t, "other namespace's pick", s)
 	}
 }
@@ -161,8 +161,8 @@ func TestUsedProfileNeverLooserThanDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, bounding := range [][]string{profiles.Stock, nil, {"CAP_SYS_ADMIN"}} {
-			def, _ := profiles.Levels[profiles.RuntimeDefault].Seccomp(bounding)
+		for _, bounding := range [][]string{profiles.StockCaps(), nil, {"CAP_SYS_ADMIN"}} {
+			def, _ := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(bounding)
 			for _, ann := range []map[string]string{nil, {AnnSeccompProfile: "pick"}} {
 				pol, _, err := c.PolicyFor(nil, ann)
 				if err != nil {
@@ -202,11 +202,11 @@ func TestNativeArchitecturesHoldWithSpecProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := c.Policy(nil)
-	brought, _ := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	brought, _ := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.StockCaps())
 	if len(brought.Architectures) < 2 {
 		t.Skip("this architecture has no compat ABIs")
 	}
-	s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.Stock}},
+	s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.StockCaps()}},
 		Linux: &specs.Linux{Seccomp: brought}}
 	if _, err := p.ApplyConfig(s); err != nil {
 		t.Fatal(err)

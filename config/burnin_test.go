@@ -26,7 +26,7 @@ func TestBurnInWarning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		changes, err := p.ApplyConfig(&specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.Stock}}})
+		changes, err := p.ApplyConfig(&specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.StockCaps()}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -107,8 +107,8 @@ func (p *PodSecurity) validate(key string) error {
 		}
 	}
 	for _, a := range p.Allow {
-		if !slices.Contains(spec.PSSChecks, a) {
-			return fmt.Errorf("%s.allow: unknown check %q (checks: %s)", key, a, strings.Join(spec.PSSChecks, ", "))
+		if !slices.Contains(spec.PodSecurityChecks(), a) {
+			return fmt.Errorf("%s.allow: unknown check %q (checks: %s)", key, a, strings.Join(spec.PodSecurityChecks(), ", "))
 		}
 	}
 	if key != "podsecurity" && p.HooksAllow != nil {

@@ -29,7 +29,7 @@ func TestMissingIsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(p.CapAllow, profiles.Baseline) || !p.NoNewPrivileges || p.SeccompMode != "enforce" || p.OnViolation != "refuse" {
+	if !slices.Equal(p.CapAllow, profiles.BaselineCaps()) || !p.NoNewPrivileges || p.SeccompMode != "enforce" || p.OnViolation != "refuse" {
 		t.Errorf("default policy = %+v", p)
 	}
 }
@@ -113,7 +113,7 @@ func TestProfileFromDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := p.Seccomp(profiles.Baseline)
+	s, err := p.Seccomp(profiles.BaselineCaps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestNativeArchitectures(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := c.Policy(nil)
-	s, err := p.Seccomp(profiles.Baseline)
+	s, err := p.Seccomp(profiles.BaselineCaps())
 	if err != nil || len(s.Architectures) != 1 || s.Architectures[0] != "SCMP_ARCH_X86_64" {
 		t.Errorf("architectures = %v, %v", s.Architectures, err)
 	}

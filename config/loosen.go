@@ -36,8 +36,8 @@ func (c *Config) loosens(r *Rule) []string {
 		why = append(why, fmt.Sprintf("lowers the level to %q", e.Level))
 	}
 	if e.Seccomp.Profile != c.Seccomp.Profile {
-		_, nodeLevel := profiles.Levels[c.Seccomp.Profile]
-		_, effLevel := profiles.Levels[e.Seccomp.Profile]
+		_, nodeLevel := profiles.LookupLevel(c.Seccomp.Profile)
+		_, effLevel := profiles.LookupLevel(e.Seccomp.Profile)
 		switch {
 		case !nodeLevel || !effLevel:
 			why = append(why, fmt.Sprintf("changes the seccomp profile to %q (secrun cannot tell whether it is looser)", e.Seccomp.Profile))
@@ -93,7 +93,7 @@ func notIn(a, b []string) []string {
 func capAllow(c *Config) []string {
 	var allow []string
 	if c.Capabilities.Allow == nil {
-		if l, ok := profiles.Levels[c.Level]; ok {
+		if l, ok := profiles.LookupLevel(c.Level); ok {
 			allow = slices.Clone(l.Caps)
 		}
 	}

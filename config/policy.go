@@ -33,7 +33,7 @@ func (c *Config) policy(aa *profiles.AppArmorHost) (*spec.Policy, *[]spec.Change
 	case c.Missing:
 		src += " (absent: embedded default)"
 	}
-	level, ok := profiles.Levels[c.Level]
+	level, ok := profiles.LookupLevel(c.Level)
 	if !ok {
 		return nil, nil, fmt.Errorf("node config %s: level = %q: must be one of %v", src, c.Level, profiles.LevelNames())
 	}
@@ -129,7 +129,7 @@ func nativeOnly(resolve func([]string) (*specs.LinuxSeccomp, error)) func([]stri
 // runtime-default for that set, unless allow_looser_than_default. What the
 // merge took away is added to notes, for explain and the debug log.
 func (c *Config) profileResolver(ref string, notes *[]spec.Change) (func([]string) (*specs.LinuxSeccomp, error), error) {
-	if l, ok := profiles.Levels[ref]; ok {
+	if l, ok := profiles.LookupLevel(ref); ok {
 		return l.Seccomp, nil
 	}
 	path := ref
@@ -167,7 +167,7 @@ func boundByDefault(path string, p *specs.LinuxSeccomp, bounding []string, notes
 	if w := profiles.MergeWork(p); w > profiles.MaxMergeWork {
 		return nil, fmt.Errorf("seccomp profile %s: %d syscall and argument alternatives, over secrun's limit of %d for merging it with %s; simplify or split its rules", path, w, profiles.MaxMergeWork, profiles.RuntimeDefault)
 	}
-	def, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(bounding)
+	def, err := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(bounding)
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,7 @@ func (r *Rule) validate(i int) error {
 			return fmt.Errorf("%s: bad pattern %q: %v", r.label(i), pat, err)
 		}
 	}
-	if _, ok := profiles.Levels[r.Level]; r.Level != "" && !ok {
+	if _, ok := profiles.LookupLevel(r.Level); r.Level != "" && !ok {
 		return fmt.Errorf("%s: level = %q: must be one of %v", r.label(i), r.Level, profiles.LevelNames())
 	}
 	if r.Type != "" && r.Type != "sandbox" && r.Type != "container" {

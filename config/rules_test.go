@@ -46,12 +46,12 @@ func TestRules(t *testing.T) {
 		mode     string
 		ruleName string
 	}{
-		{pod("kube-system", "kube-proxy-x1", "kube-proxy", "container"), append(slices.Clone(profiles.Baseline), "CAP_NET_ADMIN"), "enforce", "kube-proxy"},
+		{pod("kube-system", "kube-proxy-x1", "kube-proxy", "container"), append(slices.Clone(profiles.BaselineCaps()), "CAP_NET_ADMIN"), "enforce", "kube-proxy"},
 		{pod("kube-system", "coredns-1", "coredns", "container"), []string{"CAP_NET_BIND_SERVICE"}, "enforce", "all of kube-system"},
-		{pod("staging-eu", "web", "web", "container"), profiles.Baseline, "complain", "staging complain"},
-		{pod("staging-eu", "web", "", "sandbox"), profiles.Baseline, "enforce", "no rule"},
-		{pod("default", "web", "web", "container"), profiles.Baseline, "enforce", "no rule"},
-		{nil, profiles.Baseline, "enforce", "no rule"},
+		{pod("staging-eu", "web", "web", "container"), profiles.BaselineCaps(), "complain", "staging complain"},
+		{pod("staging-eu", "web", "", "sandbox"), profiles.BaselineCaps(), "enforce", "no rule"},
+		{pod("default", "web", "web", "container"), profiles.BaselineCaps(), "enforce", "no rule"},
+		{nil, profiles.BaselineCaps(), "enforce", "no rule"},
 	}
 	for _, tc := range cases {
 		p, desc, err := c.PolicyFor(nil, tc.ann)

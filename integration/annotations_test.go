@@ -103,7 +103,7 @@ func TestRuntimeAnnotationsRefused(t *testing.T) {
 func TestSeccompBPFDataBypassesCrun(t *testing.T) {
 	rt := runtimes()[2]
 	e := newEnv(t, rt)
-	def, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	def, err := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.StockCaps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRuleMatchingAndNamespace(t *testing.T) {
 		t.Run(rt.Name, func(t *testing.T) {
 			e := newEnv(t, rt)
 			e.WriteConfig(t, "[[rules]]\nname = \"web\"\nnamespace = \"web\"\ncontainer = \"web\"\n[rules.capabilities]\nadd = [\"CAP_NET_ADMIN\"]\n[rules.podsecurity]\nallow = [\"capabilities\"]\n")
-			want := append([]string{"CAP_NET_ADMIN"}, profiles.Stock...)
+			want := append([]string{"CAP_NET_ADMIN"}, profiles.StockCaps()...)
 			mk := func(ns string) *Bundle {
 				b := newBundle(t, "/bin/probe", "status")
 				caps := b.Spec["process"].(map[string]any)["capabilities"].(map[string]any)
@@ -148,7 +148,7 @@ func TestRuleMatchingAndNamespace(t *testing.T) {
 			if err != nil {
 				t.Fatalf("namespace web, container web: %v", err)
 			}
-			if got := fields(out)["CapEff"]; got != capMask(t, append([]string{"CAP_NET_ADMIN"}, profiles.Baseline...)) {
+			if got := fields(out)["CapEff"]; got != capMask(t, append([]string{"CAP_NET_ADMIN"}, profiles.BaselineCaps()...)) {
 				t.Errorf("CapEff %s: the rule's CAP_NET_ADMIN missing\n%s", got, out)
 			}
 			refusedCreate(t, e, mk("default"), "rule-other-ns", "CAP_NET_ADMIN")
@@ -254,7 +254,7 @@ func TestBundleAnnotationRedirectsRuncExec(t *testing.T) {
 			e := newEnv(t, rt)
 			b := newBundle(t, "/bin/probe", "sleep", "30")
 			evil := newBundle(t, "/bin/probe", "status")
-			caps := append([]string{"CAP_SYS_ADMIN"}, profiles.Stock...)
+			caps := append([]string{"CAP_SYS_ADMIN"}, profiles.StockCaps()...)
 			evil.Spec["process"].(map[string]any)["capabilities"] = map[string]any{"bounding": caps, "effective": caps, "permitted": caps}
 			evil.Save(t)
 			annotate(b, map[string]string{"bundle": evil.Dir})

@@ -45,9 +45,9 @@ func kind(rt Runtime) string {
 func checkConfined(t *testing.T, out string) {
 	t.Helper()
 	got := fields(out)
-	if got["Seccomp"] != "2" || got["NoNewPrivs"] != "1" || got["CapEff"] != capMask(t, profiles.Baseline) {
+	if got["Seccomp"] != "2" || got["NoNewPrivs"] != "1" || got["CapEff"] != capMask(t, profiles.BaselineCaps()) {
 		t.Errorf("not confined: Seccomp %q NoNewPrivs %q CapEff %q (want 2, 1, %s)\n%s",
-			got["Seccomp"], got["NoNewPrivs"], got["CapEff"], capMask(t, profiles.Baseline), out)
+			got["Seccomp"], got["NoNewPrivs"], got["CapEff"], capMask(t, profiles.BaselineCaps()), out)
 	}
 }
 
@@ -149,7 +149,7 @@ func TestArgvExecForms(t *testing.T) {
 			proc, _ := json.Marshal(map[string]any{
 				"args": []string{"probe", "status"}, "cwd": "/", "user": map[string]int{"uid": 0, "gid": 0},
 				"env":          []string{"PATH=/bin"},
-				"capabilities": map[string]any{"bounding": profiles.Stock, "effective": profiles.Stock, "permitted": profiles.Stock},
+				"capabilities": map[string]any{"bounding": profiles.StockCaps(), "effective": profiles.StockCaps(), "permitted": profiles.StockCaps()},
 			})
 			os.WriteFile(evil, proc, 0o600)
 			g := logGlobals(e.Root, log)
@@ -198,7 +198,7 @@ func TestArgvExecForms(t *testing.T) {
 			if err != nil {
 				t.Fatalf("exec --cap CAP_CHOWN: %v (log.json: %s)", err, lastError(t, log))
 			}
-			want := capMask(t, profiles.Baseline)
+			want := capMask(t, profiles.BaselineCaps())
 			if kind(rt) == "crun" {
 				want = capMask(t, []string{"CAP_CHOWN"})
 			}

@@ -55,10 +55,11 @@ func knobsOffConfig(runtime string) string {
 		return "[" + strings.Join(q, ", ") + "]"
 	}
 	var anns []string
-	for _, p := range spec.RuntimeAnnotationPrefixes {
+	prefixes, keys := spec.RuntimeAnnotations()
+	for _, p := range prefixes {
 		anns = append(anns, p+"*")
 	}
-	anns = append(anns, spec.RuntimeAnnotationKeys...)
+	anns = append(anns, keys...)
 	return fmt.Sprintf(`runtime = %q
 no_new_privileges = false
 [seccomp]

@@ -47,7 +47,7 @@ func testCtrRun(t *testing.T, c *Containerd) {
 	if err != nil {
 		t.Fatalf("ctr run: %v\n%s", err, out)
 	}
-	confined(t, "ctr run container", fields(string(out)), profiles.Baseline)
+	confined(t, "ctr run container", fields(string(out)), profiles.BaselineCaps())
 	if fields(string(out))["keyctl"] != "EPERM" {
 		t.Errorf("keyctl not denied:\n%s", out)
 	}
@@ -84,17 +84,17 @@ func testCRIConfined(t *testing.T, c *Containerd) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := procStatus(t, inspectPid(t, c, "inspect", plainCtr)); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
+	if st := procStatus(t, inspectPid(t, c, "inspect", plainCtr)); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.StockCaps()) {
 		t.Fatalf("plain runc pod is not the unconfined baseline: %v", st)
 	}
 	pod, ctr, err := runPod(t, c, "secrun", "default", "web", nil, "app", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	confined(t, "pod sandbox", procStatus(t, inspectPid(t, c, "inspectp", pod)), profiles.Baseline)
-	confined(t, "container", procStatus(t, inspectPid(t, c, "inspect", ctr)), profiles.Baseline)
+	confined(t, "pod sandbox", procStatus(t, inspectPid(t, c, "inspectp", pod)), profiles.BaselineCaps())
+	confined(t, "container", procStatus(t, inspectPid(t, c, "inspect", ctr)), profiles.BaselineCaps())
 	out := c.mustCrictl(t, "exec", ctr, "/bin/sh", "-c", "probe status; probe sys keyctl unshare-user")
-	confined(t, "crictl exec", fields(out), profiles.Baseline)
+	confined(t, "crictl exec", fields(out), profiles.BaselineCaps())
 	if f := fields(out); f["keyctl"] != "EPERM" || f["unshare-user"] != "EPERM" {
 		t.Errorf("crictl exec: syscalls not denied:\n%s", out)
 	}
@@ -127,7 +127,7 @@ allow = ["capabilities"]
 	if err != nil {
 		t.Fatalf("the rule did not allow CAP_NET_ADMIN: %v", err)
 	}
-	confined(t, "kube-proxy", procStatus(t, inspectPid(t, c, "inspect", ctr)), append(slices.Clone(profiles.Baseline), "CAP_NET_ADMIN"))
+	confined(t, "kube-proxy", procStatus(t, inspectPid(t, c, "inspect", ctr)), append(slices.Clone(profiles.BaselineCaps()), "CAP_NET_ADMIN"))
 	if _, _, err := runPod(t, c, "secrun", "default", "kube-proxy-y", nil, "kube-proxy", []string{"NET_ADMIN"}); err == nil || !strings.Contains(err.Error(), "CAP_NET_ADMIN is not allowed") {
 		t.Errorf("outside kube-system CAP_NET_ADMIN must be refused: %v", err)
 	}

@@ -278,7 +278,7 @@ func (c *escapeColumn) cell(p escapePrimitive) string {
 func dockerDefaultProfile(t *testing.T) *specs.LinuxSeccomp {
 	t.Helper()
 	p, err := mobyseccomp.GetDefaultProfile(&specs.Spec{Process: &specs.Process{
-		Capabilities: &specs.LinuxCapabilities{Bounding: profiles.Stock},
+		Capabilities: &specs.LinuxCapabilities{Bounding: profiles.StockCaps()},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -101,7 +101,7 @@ func TestConcurrentPods(t *testing.T) {
 			t.Errorf("pod %d: %v", i, r.err)
 			continue
 		}
-		confined(t, fmt.Sprintf("pod %d", i), procStatus(t, inspectPid(t, c, "inspect", r.ctr)), profiles.Baseline)
+		confined(t, fmt.Sprintf("pod %d", i), procStatus(t, inspectPid(t, c, "inspect", r.ctr)), profiles.BaselineCaps())
 	}
 	// Every bundle containerd made holds a complete, confined config.json.
 	bundles, _ := filepath.Glob(c.Dir + "/state/io.containerd.runtime.v2.task/k8s.io/*/config.json")

@@ -165,7 +165,7 @@ func newBundle(t *testing.T, args ...string) *Bundle {
 	proc["args"] = args
 	proc["noNewPrivileges"] = false
 	proc["capabilities"] = map[string]any{
-		"bounding": profiles.Stock, "effective": profiles.Stock, "permitted": profiles.Stock,
+		"bounding": profiles.StockCaps(), "effective": profiles.StockCaps(), "permitted": profiles.StockCaps(),
 	}
 	b.Spec["root"] = map[string]any{"path": baseRootfs(t), "readonly": true}
 	b.Save(t)

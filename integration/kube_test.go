@@ -74,7 +74,7 @@ func testKubeRuntimeClass(t *testing.T, k *KubeCluster) {
 	k.mustKubectl(t, "apply", "--dry-run=server", "-f", "../deploy/kubernetes/")
 	// Contrast: without the RuntimeClass the pod runs on plain runc.
 	k.RunPod(t, kubePod{Name: "plain"})
-	if st := fields(k.Exec(t, "default", "plain", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
+	if st := fields(k.Exec(t, "default", "plain", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.StockCaps()) {
 		t.Fatalf("a pod without the RuntimeClass is not the unconfined baseline: %v", st)
 	}
 
@@ -88,12 +88,12 @@ func testKubeRuntimeClass(t *testing.T, k *KubeCluster) {
 	if h := k.mustKubectl(t, "get", "node", kubeNodeName, "-o", "jsonpath={.metadata.labels.secrun\\.io/enabled}"); h != "true" {
 		t.Errorf("node label secrun.io/enabled = %q", h)
 	}
-	confined(t, "the pod's container (pid 1)", fields(k.Exec(t, "default", "web", "cat", "/proc/1/status")), profiles.Baseline)
+	confined(t, "the pod's container (pid 1)", fields(k.Exec(t, "default", "web", "cat", "/proc/1/status")), profiles.BaselineCaps())
 	if rt := k.runtimeOf(t, "default", "web"); !strings.Contains(k.Runtime, rt) {
 		t.Errorf("the pod's container was created by %s, not %s", rt, k.Runtime)
 	}
 	out := k.Exec(t, "default", "web", "/bin/sh", "-c", "cat /proc/self/status; probe sys keyctl unshare-user")
-	confined(t, "kubectl exec", fields(out), profiles.Baseline)
+	confined(t, "kubectl exec", fields(out), profiles.BaselineCaps())
 	if f := fields(out); f["keyctl"] != "EPERM" || f["unshare-user"] != "EPERM" {
 		t.Errorf("kubectl exec: syscalls not denied:\n%s", out)
 	}
@@ -146,7 +146,7 @@ func testKubeExamplePod(t *testing.T, k *KubeCluster) {
 		time.Sleep(200 * time.Millisecond)
 		logs, _ = k.Kubectl("logs", "secrun-example")
 	}
-	confined(t, "example pod (kubectl logs)", fields(logs), profiles.Baseline)
+	confined(t, "example pod (kubectl logs)", fields(logs), profiles.BaselineCaps())
 	// Its annotation picked the restricted profile.
 	if f := fields(k.Exec(t, "default", "secrun-example", "probe", "sys", "personality", "getppid")); f["personality"] != "EPERM" || f["getppid"] != "ok" {
 		t.Errorf("example pod: the restricted profile is not in force: %v", f)
@@ -161,7 +161,7 @@ func testKubeRefusals(t *testing.T, k *KubeCluster) {
 	k.Namespace(t, "priv", "privileged")
 	// Contrast: on runc the same pod runs with CAP_SYS_ADMIN.
 	k.RunPod(t, kubePod{Name: "admin-runc", Namespace: "priv", AddCaps: []string{"SYS_ADMIN"}})
-	if st := fields(k.Exec(t, "priv", "admin-runc", "cat", "/proc/1/status")); st["CapEff"] != capMask(t, append(slices.Clone(profiles.Stock), "CAP_SYS_ADMIN")) {
+	if st := fields(k.Exec(t, "priv", "admin-runc", "cat", "/proc/1/status")); st["CapEff"] != capMask(t, append(slices.Clone(profiles.StockCaps()), "CAP_SYS_ADMIN")) {
 		t.Fatalf("runc pod with SYS_ADMIN: CapEff %s", st["CapEff"])
 	}
 	for _, c := range []struct {
@@ -233,7 +233,7 @@ func testKubeDebug(t *testing.T, k *KubeCluster) {
 	if err != nil {
 		t.Fatalf("exec into the ephemeral container: %v\n%s", err, out)
 	}
-	confined(t, "kubectl debug --profile baseline", fields(out), profiles.Baseline)
+	confined(t, "kubectl debug --profile baseline", fields(out), profiles.BaselineCaps())
 
 	for profile, want := range map[string]string{"general": "CAP_SYS_PTRACE is not allowed", "sysadmin": "looks privileged"} {
 		if st := debug("dbg-"+profile, profile); !strings.Contains(st, "secrun: ") || !strings.Contains(st, want) {
@@ -343,9 +343,9 @@ func testKubeDefault(t *testing.T, k *KubeCluster) {
 	k.Setup(t, "--default")
 	k.RestartContainerd(t)
 	// A pod running across the restart is still confined, and exec works.
-	confined(t, "kubectl exec after the restart", fields(k.Exec(t, "default", "survivor", "cat", "/proc/self/status")), profiles.Baseline)
+	confined(t, "kubectl exec after the restart", fields(k.Exec(t, "default", "survivor", "cat", "/proc/self/status")), profiles.BaselineCaps())
 	k.RunPod(t, kubePod{Name: "nobody-asked"})
-	confined(t, "a pod without runtimeClassName", fields(k.Exec(t, "default", "nobody-asked", "cat", "/proc/1/status")), profiles.Baseline)
+	confined(t, "a pod without runtimeClassName", fields(k.Exec(t, "default", "nobody-asked", "cat", "/proc/1/status")), profiles.BaselineCaps())
 
 	k.C.WriteSecrunConfig(t, k.SecrunConfig()+`
 [[rules]]
@@ -359,7 +359,7 @@ allow = ["capabilities"]
 `)
 	defer k.C.WriteSecrunConfig(t, k.SecrunConfig())
 	k.RunPod(t, kubePod{Name: "kube-proxy-x", Namespace: "kube-system", Container: "kube-proxy", AddCaps: []string{"NET_ADMIN"}})
-	confined(t, "kube-proxy", fields(k.Exec(t, "kube-system", "kube-proxy-x", "cat", "/proc/1/status")), append(slices.Clone(profiles.Baseline), "CAP_NET_ADMIN"))
+	confined(t, "kube-proxy", fields(k.Exec(t, "kube-system", "kube-proxy-x", "cat", "/proc/1/status")), append(slices.Clone(profiles.BaselineCaps()), "CAP_NET_ADMIN"))
 	if err := k.Create(t, kubePod{Name: "kube-proxy-y", Container: "kube-proxy", AddCaps: []string{"NET_ADMIN"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func testKubeUninstall(t *testing.T, k *KubeCluster) {
 		if err != nil {
 			t.Errorf("containerd 1.6: kubectl exec into a secrun pod after uninstall: %v\n%s", err, out)
 		} else {
-			confined(t, "containerd 1.6: exec into a secrun pod after uninstall", fields(out), profiles.Baseline)
+			confined(t, "containerd 1.6: exec into a secrun pod after uninstall", fields(out), profiles.BaselineCaps())
 		}
 	} else if err == nil || !strings.Contains(out, `no runtime for "secrun" is configured`) {
 		t.Errorf("kubectl exec into a secrun pod after uninstall: %v\n%s", err, out)
@@ -417,7 +417,7 @@ func testKubeUninstall(t *testing.T, k *KubeCluster) {
 		}
 	}
 	k.RunPod(t, kubePod{Name: "after"})
-	if st := fields(k.Exec(t, "default", "after", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.Stock) {
+	if st := fields(k.Exec(t, "default", "after", "cat", "/proc/1/status")); st["Seccomp"] != "0" || st["CapEff"] != capMask(t, profiles.StockCaps()) {
 		t.Errorf("after uninstall a pod is not on plain runc: %v", st)
 	}
 	if err := k.Create(t, kubePod{Name: "orphan", RuntimeClass: "secrun"}); err != nil {
@@ -497,7 +497,7 @@ func testKubePodSecurity(t *testing.T, k *KubeCluster) {
 				continue
 			}
 			if c.want[l] == "runs" {
-				caps := profiles.Baseline
+				caps := profiles.BaselineCaps()
 				if name == "restricted" {
 					caps = nil
 				}

@@ -160,7 +160,7 @@ func insideMatchesSpec(t *testing.T, what string, b *Bundle, got map[string]stri
 		"NoNewPrivs": map[bool]string{true: "1", false: "0"}[s.Process.NoNewPrivileges],
 		"Seccomp":    map[bool]string{true: "2", false: "0"}[s.Linux.Seccomp != nil],
 	}
-	if want["CapEff"] != capMask(t, profiles.Baseline) || want["NoNewPrivs"] != "1" || want["Seccomp"] != "2" {
+	if want["CapEff"] != capMask(t, profiles.BaselineCaps()) || want["NoNewPrivs"] != "1" || want["Seccomp"] != "2" {
 		t.Errorf("%s: secrun wrote a spec that is not the policy's: %v", what, want)
 	}
 	for k, v := range want {
@@ -250,7 +250,7 @@ func respell(doc string, seed uint64) string {
 // (crun reads it), a case variant or a duplicate (runc reads it) is refused.
 func TestOneReadingExecProcess(t *testing.T) {
 	base := `"args":["/bin/probe","status"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0}`
-	stock := fmt.Sprintf(`{"bounding":%[1]s,"effective":%[1]s,"permitted":%[1]s}`, mustJSON(profiles.Stock))
+	stock := fmt.Sprintf(`{"bounding":%[1]s,"effective":%[1]s,"permitted":%[1]s}`, mustJSON(profiles.StockCaps()))
 	docs := map[string]string{
 		"NUL key":   `{` + base + `,"capabilities\u0000":` + adminCaps + `,"capabilities":` + stock + `}`,
 		"variant":   `{` + base + `,"capabilities":` + stock + `,"Capabilities":` + adminCaps + `}`,

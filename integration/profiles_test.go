@@ -212,7 +212,7 @@ func TestRecordUnderNodePolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := fields(replayed)
-			want := capMask(t, profiles.Baseline)
+			want := capMask(t, profiles.BaselineCaps())
 			for _, k := range []string{"CapEff", "CapBnd", "NoNewPrivs", "Seccomp"} {
 				if recorded[k] != r[k] {
 					t.Errorf("%s: recorded under %q, replayed under %q", k, recorded[k], r[k])
@@ -278,7 +278,7 @@ func TestRunBundleAgain(t *testing.T) {
 // RuntimeDefault brings Docker's; #13): a 32-bit call (int 0x80) is refused
 // by the filter, while with "all" it runs.
 func TestNativeArchitecturesHold(t *testing.T) {
-	brought, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	brought, err := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.StockCaps())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -643,7 +643,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // lets run (outright or for some arguments) for a container with the 14
 // stock capabilities, resolved for this host.
 func dockerAllowed(t *testing.T) int {
-	p, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	p, err := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.StockCaps())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestRunConfines(t *testing.T) {
 			e := newEnv(t, rt)
 			plain := fields(e.Plain(t, newBundle(t, statusAndSyscalls...), "plain-"+rt.Name))
 			// The contrast proves the assertions below can fail.
-			if plain["Seccomp"] != "0" || plain["keyctl"] != "ok" || plain["CapEff"] != capMask(t, profiles.Stock) {
+			if plain["Seccomp"] != "0" || plain["keyctl"] != "ok" || plain["CapEff"] != capMask(t, profiles.StockCaps()) {
 				t.Fatalf("plain %s is not the unconfined baseline: %v", rt.Name, plain)
 			}
 			b := newBundle(t, statusAndSyscalls...)
@@ -33,7 +33,7 @@ func TestRunConfines(t *testing.T) {
 			got := fields(out)
 			want := map[string]string{
 				"Seccomp": "2", "NoNewPrivs": "1",
-				"CapEff": capMask(t, profiles.Baseline), "CapBnd": capMask(t, profiles.Baseline),
+				"CapEff": capMask(t, profiles.BaselineCaps()), "CapBnd": capMask(t, profiles.BaselineCaps()),
 				"keyctl": "EPERM", "unshare-user": "EPERM", "getppid": "ok",
 				"ptrace": "ESRCH", "personality": "ok",
 			}
@@ -93,7 +93,7 @@ func TestContainerdLifecycle(t *testing.T) {
 			}
 			data, _ := os.ReadFile(outFile)
 			got := fields(string(data))
-			if got["Seccomp"] != "2" || got["NoNewPrivs"] != "1" || got["CapEff"] != capMask(t, profiles.Baseline) || got["keyctl"] != "EPERM" {
+			if got["Seccomp"] != "2" || got["NoNewPrivs"] != "1" || got["CapEff"] != capMask(t, profiles.BaselineCaps()) || got["keyctl"] != "EPERM" {
 				t.Errorf("container output:\n%s", data)
 			}
 		})
@@ -119,17 +119,17 @@ func TestExecIsConfined(t *testing.T) {
 				data, _ := json.Marshal(p)
 				os.WriteFile(procFile, data, 0o600)
 			}
-			writeProcess(profiles.Stock)
+			writeProcess(profiles.StockCaps())
 			out, err := e.Cmd(b.Dir, "exec", "--process", procFile, id).Output()
 			if err != nil {
 				t.Fatalf("exec: %v", err)
 			}
 			got := fields(string(out))
-			if got["Seccomp"] != "2" || got["NoNewPrivs"] != "1" || got["CapEff"] != capMask(t, profiles.Baseline) || got["keyctl"] != "EPERM" {
+			if got["Seccomp"] != "2" || got["NoNewPrivs"] != "1" || got["CapEff"] != capMask(t, profiles.BaselineCaps()) || got["keyctl"] != "EPERM" {
 				t.Errorf("exec'd process is not confined:\n%s", out)
 			}
 
-			writeProcess(append(profiles.Stock, "CAP_SYS_ADMIN"))
+			writeProcess(append(profiles.StockCaps(), "CAP_SYS_ADMIN"))
 			before, _ := os.ReadFile(procFile)
 			cmd := e.Cmd(b.Dir, "exec", "--process", procFile, id)
 			if out, err := cmd.CombinedOutput(); err == nil {
@@ -147,7 +147,7 @@ func TestExecIsConfined(t *testing.T) {
 				t.Errorf("exec --cap CAP_NET_RAW ran: %s", out)
 			}
 			out, err = e.Cmd(b.Dir, "exec", id, "probe", "status").Output()
-			if err != nil || fields(string(out))["CapEff"] != capMask(t, profiles.Baseline) {
+			if err != nil || fields(string(out))["CapEff"] != capMask(t, profiles.BaselineCaps()) {
 				t.Errorf("argument-form exec: %v\n%s", err, out)
 			}
 		})

@@ -53,7 +53,7 @@ func TestPatchProfileMerges(t *testing.T) {
 		t.Fatalf("summarize: exit %d: %s", code, errb.String())
 	}
 
-	def, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Baseline)
+	def, err := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.BaselineCaps())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,23 +5,29 @@ package profiles
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/moby/sys/capability"
 )
 
-// Stock is the capability set Docker and containerd give every container
-// unless told otherwise. Dropping these is quiet: every ordinary pod asks.
-var Stock = []string{
+// StockCaps is the capability set Docker and containerd give every
+// container unless told otherwise. Dropping these is quiet: every ordinary
+// pod asks. (A fresh copy: the policy's tables are not the caller's to edit.)
+func StockCaps() []string { return slices.Clone(stock) }
+
+// BaselineCaps is the Pod Security Standards baseline allowlist without
+// CAP_NET_RAW (raw sockets are the usual way to spoof on a pod network).
+func BaselineCaps() []string { return slices.Clone(baseline) }
+
+var stock = []string{
 	"CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP",
 	"CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
 }
 
-// Baseline is the Pod Security Standards baseline allowlist without
-// CAP_NET_RAW (raw sockets are the usual way to spoof on a pod network).
-var Baseline = []string{
+var baseline = []string{
 	"CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_SETFCAP",
 	"CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",

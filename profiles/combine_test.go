@@ -86,7 +86,7 @@ func recordedThreadsOnly() *specs.LinuxSeccomp {
 // (Docker's clone rule is masked-equal too), so with clone3 -> ENOSYS every
 // threaded glibc program failed, and explain did not say clone was narrowed.
 func TestMergeRecordedCloneWithDefault(t *testing.T) {
-	def := resolved(t, RuntimeDefault, Baseline)
+	def := resolved(t, RuntimeDefault, BaselineCaps())
 	merged, narrowed := Merge(recordedThreadsOnly(), def)
 	for _, c := range []struct {
 		flags uint64
@@ -123,7 +123,7 @@ func TestMergeRecordedCloneWithDefault(t *testing.T) {
 // filters the native architecture only, and an empty list (native only)
 // stays native only.
 func TestMergeKeepsNodeArchitectures(t *testing.T) {
-	def := resolved(t, RuntimeDefault, Baseline)
+	def := resolved(t, RuntimeDefault, BaselineCaps())
 	native := *def
 	native.Architectures = def.Architectures[:1]
 	user := recordedThreadsOnly()

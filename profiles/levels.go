@@ -24,9 +24,9 @@ const (
 	Restricted     = "restricted"
 )
 
-// Levels are the built-in levels by name.
-var Levels = map[string]*Level{
-	RuntimeDefault: {Name: RuntimeDefault, Caps: Baseline},
+// levels are the built-in levels by name; LookupLevel hands out copies.
+var levels = map[string]*Level{
+	RuntimeDefault: {Name: RuntimeDefault, Caps: baseline},
 	Restricted: {
 		Name: Restricted,
 		Caps: []string{"CAP_NET_BIND_SERVICE"},
@@ -41,10 +41,30 @@ var Levels = map[string]*Level{
 	},
 }
 
+// LookupLevel returns a copy of the built-in level name.
+func LookupLevel(name string) (*Level, bool) {
+	l, ok := levels[name]
+	if !ok {
+		return nil, false
+	}
+	c := &Level{Name: l.Name, Caps: slices.Clone(l.Caps), Deny: slices.Clone(l.Deny), Only: map[string][]uint64{}}
+	for k, v := range l.Only {
+		c.Only[k] = slices.Clone(v)
+	}
+	return c, true
+}
+
+// LevelNamed is LookupLevel for a name known to be built in (the constants
+// above); nil otherwise.
+func LevelNamed(name string) *Level {
+	l, _ := LookupLevel(name)
+	return l
+}
+
 // LevelNames lists the built-in level names, sorted.
 func LevelNames() []string {
 	var n []string
-	for k := range Levels {
+	for k := range levels {
 		n = append(n, k)
 	}
 	slices.Sort(n)

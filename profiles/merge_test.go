@@ -9,7 +9,7 @@ import (
 )
 
 func resolved(t testing.TB, level string, bounding []string) *specs.LinuxSeccomp {
-	p, err := Levels[level].Seccomp(bounding)
+	p, err := LevelNamed(level).Seccomp(bounding)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func randomProfile(r *rand.Rand, names []string) *specs.LinuxSeccomp {
 func TestMergeNeverWeaker(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	for _, level := range LevelNames() {
-		for _, bounding := range [][]string{Baseline, {"CAP_SYS_ADMIN"}, nil} {
+		for _, bounding := range [][]string{BaselineCaps(), {"CAP_SYS_ADMIN"}, nil} {
 			def := resolved(t, level, bounding)
 			names := universe(def)
 			for i := 0; i < 300; i++ {
@@ -102,7 +102,7 @@ func TestMergeNeverWeaker(t *testing.T) {
 }
 
 func TestMergeKeepsENOSYSForClone3(t *testing.T) {
-	def := resolved(t, RuntimeDefault, Baseline)
+	def := resolved(t, RuntimeDefault, BaselineCaps())
 	user := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
 		{Names: []string{"clone3", "read", "keyctl"}, Action: specs.ActAllow},
 	}}
@@ -129,7 +129,7 @@ func TestMergeKeepsENOSYSForClone3(t *testing.T) {
 
 func TestMergeOfDefaultIsDefault(t *testing.T) {
 	for _, level := range LevelNames() {
-		def := resolved(t, level, Baseline)
+		def := resolved(t, level, BaselineCaps())
 		merged, narrowed := Merge(def, def)
 		if len(narrowed) != 0 || !slices.EqualFunc(merged.Syscalls, def.Syscalls, func(a, b specs.LinuxSyscall) bool {
 			return slices.Equal(a.Names, b.Names) && a.Action == b.Action && slices.Equal(a.Args, b.Args)
@@ -140,8 +140,8 @@ func TestMergeOfDefaultIsDefault(t *testing.T) {
 }
 
 func TestDefaultDependsOnFinalCaps(t *testing.T) {
-	without := resolved(t, RuntimeDefault, Baseline)
-	with := resolved(t, RuntimeDefault, append(slices.Clone(Baseline), "CAP_SYS_ADMIN"))
+	without := resolved(t, RuntimeDefault, BaselineCaps())
+	with := resolved(t, RuntimeDefault, append(slices.Clone(BaselineCaps()), "CAP_SYS_ADMIN"))
 	if Permissive(Evaluate(without, "mount", [6]uint64{})) || !Permissive(Evaluate(with, "mount", [6]uint64{})) {
 		t.Error("mount must follow CAP_SYS_ADMIN in the final bounding set")
 	}

@@ -24,8 +24,8 @@ func sameRules(a, b *specs.LinuxSeccomp) bool {
 
 func TestNormalizeIsSelfMerge(t *testing.T) {
 	for _, level := range LevelNames() {
-		for _, caps := range [][]string{nil, Stock, Baseline, AllCaps()} {
-			p, err := Levels[level].Seccomp(caps)
+		for _, caps := range [][]string{nil, StockCaps(), BaselineCaps(), AllCaps()} {
+			p, err := LevelNamed(level).Seccomp(caps)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,8 +34,8 @@ import (
 // command line must send `secrun record-agent ARGS...` to AgentMain(ARGS).
 const AgentCommand = "record-agent"
 
-// SocketDir holds the agents' sockets and recording profiles (0700).
-var SocketDir = "/run/secrun/record"
+// recordDir holds the agents' sockets and recording profiles (0700).
+var recordDir = "/run/secrun/record"
 
 // Options tune Prepare.
 type Options struct {
@@ -374,25 +374,25 @@ func closeInherited(keep int) {
 	}
 }
 
-// socketDir makes SocketDir (0700, a real directory owned by us).
+// socketDir makes recordDir (0700, a real directory owned by us).
 func socketDir() (string, error) {
-	if err := os.MkdirAll(SocketDir, 0o700); err != nil {
+	if err := os.MkdirAll(recordDir, 0o700); err != nil {
 		return "", err
 	}
-	fi, err := os.Lstat(SocketDir)
+	fi, err := os.Lstat(recordDir)
 	if err != nil {
 		return "", err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() {
-		return "", fmt.Errorf("%s is not a directory owned by uid %d", SocketDir, os.Geteuid())
+		return "", fmt.Errorf("%s is not a directory owned by uid %d", recordDir, os.Geteuid())
 	}
 	if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(SocketDir, 0o700); err != nil {
+		if err := os.Chmod(recordDir, 0o700); err != nil {
 			return "", err
 		}
 	}
-	return SocketDir, nil
+	return recordDir, nil
 }
 
 // shortID keeps socket paths under the 108-byte limit.

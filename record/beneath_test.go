@@ -65,9 +65,9 @@ func TestWriteBeneath(t *testing.T) {
 
 // Prepare with a root refuses before starting any agent.
 func TestPrepareRefusesSymlinkedDir(t *testing.T) {
-	old := SocketDir
-	SocketDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { SocketDir = old }()
+	old := recordDir
+	recordDir = filepath.Join(t.TempDir(), "sockets")
+	defer func() { recordDir = old }()
 	root, elsewhere := t.TempDir(), t.TempDir()
 	os.Symlink(elsewhere, filepath.Join(root, "ns"))
 	_, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "c", filepath.Join(root, "ns", "pod", "c-x.json"), Options{Exe: os.Args[0], Root: root})

@@ -26,7 +26,7 @@ import (
 
 func dockerDefault(t *testing.T) *specs.LinuxSeccomp {
 	t.Helper()
-	p, err := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Stock)
+	p, err := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.StockCaps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestRecordingProfileWithoutBase(t *testing.T) {
 // does, and notifies every such call but write.
 func TestRecordingProfileKeepsBase(t *testing.T) {
 	for _, level := range profiles.LevelNames() {
-		base, err := profiles.Levels[level].Seccomp(profiles.Stock)
+		base, err := profiles.LevelNamed(level).Seccomp(profiles.StockCaps())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,9 +525,9 @@ func TestPrepareAndAgent(t *testing.T) {
 		t.Skipf("libseccomp API level %d: no user notification", api)
 	}
 	t.Setenv(agentEnv, "1")
-	old := SocketDir
-	SocketDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { SocketDir = old }()
+	old := recordDir
+	recordDir = filepath.Join(t.TempDir(), "sockets")
+	defer func() { recordDir = old }()
 
 	s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: dockerDefault(t)}}
 	// Under a root, as secrun create runs it: directories made, files
@@ -545,7 +545,7 @@ func TestPrepareAndAgent(t *testing.T) {
 	if got := profiles.Evaluate(sc, "getppid", [6]uint64{}); got != specs.ActNotify {
 		t.Errorf("getppid: %s, want NOTIFY", got)
 	}
-	if fi, err := os.Stat(SocketDir); err != nil || fi.Mode().Perm() != 0o700 {
+	if fi, err := os.Stat(recordDir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("socket dir: %v %v", fi.Mode(), err)
 	}
 	// The agent runs in a session of its own.
@@ -575,9 +575,9 @@ func TestPrepareAndAgent(t *testing.T) {
 
 func TestAgentConnectTimeout(t *testing.T) {
 	t.Setenv(agentEnv, "1")
-	old := SocketDir
-	SocketDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { SocketDir = old }()
+	old := recordDir
+	recordDir = filepath.Join(t.TempDir(), "sockets")
+	defer func() { recordDir = old }()
 	out := filepath.Join(t.TempDir(), "p.json")
 	a, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "never", out, Options{Exe: os.Args[0], ConnectTimeout: 300 * time.Millisecond})
 	if err != nil {
@@ -601,9 +601,9 @@ func TestAgentConnectTimeout(t *testing.T) {
 
 func TestAgentCancel(t *testing.T) {
 	t.Setenv(agentEnv, "1")
-	old := SocketDir
-	SocketDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { SocketDir = old }()
+	old := recordDir
+	recordDir = filepath.Join(t.TempDir(), "sockets")
+	defer func() { recordDir = old }()
 	a, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "c", filepath.Join(t.TempDir(), "p.json"), Options{Exe: os.Args[0]})
 	if err != nil {
 		t.Fatal(err)

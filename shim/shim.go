@@ -24,7 +24,10 @@ var Version = "0.1.0-dev"
 
 // Main runs secrun with argv and returns the exit status when it does not
 // exec the runtime.
-func Main(argv []string) int {
+func Main(argv []string) int { return MainWith(argv, Extensions{}) }
+
+// MainWith is Main in a binary that links extensions (secrun-tools).
+func MainWith(argv []string, ext Extensions) int {
 	inv := Parse(argv)
 	log := newLogger(inv.Globals)
 	if reentered() {
@@ -40,13 +43,15 @@ func Main(argv []string) int {
 		return passthrough(inv, log)
 	case inv.Command == "explain":
 		return explain(inv, os.Stdout)
-	case slices.Contains(ToolCommands, inv.Command):
-		if t := tools[inv.Command]; t != nil {
+	case isToolCommand(inv.Command):
+		if t := ext.Tools[inv.Command]; t != nil {
 			return t(toolArgs(inv), os.Stdout, os.Stderr)
 		}
 		return handOff(inv, log)
 	case inv.Command == "create", inv.Command == "run", inv.Command == "restore":
-		return confine(inv, log, createPolicy)
+		return confine(inv, log, func(inv *Invocation, log *logger, cfg *config.Config, args *CmdArgs, runtime string) error {
+			return createPolicy(ext.Recorder, inv, log, cfg, args, runtime)
+		})
 	case inv.Command == "exec":
 		return confine(inv, log, execPolicy)
 	}
@@ -142,7 +147,7 @@ func confine(inv *Invocation, log *logger, step policyStep) int {
 	return fail(execRuntime(runtime, inv.Argv))
 }
 
-func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdArgs, runtime string) error {
+func createPolicy(recorder Recorder, inv *Invocation, log *logger, node *config.Config, args *CmdArgs, runtime string) error {
 	cfg, err := spec.LoadConfig(args.Bundle, args.Config)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
@@ -177,7 +182,7 @@ func createPolicy(inv *Invocation, log *logger, node *config.Config, args *CmdAr
 	if err := pol.HostEffects(cfg.Spec); err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
-	agent, err := startRecording(node, cfg.Spec, args.ID)
+	agent, err := startRecording(recorder, node, cfg.Spec, args.ID)
 	if err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
@@ -220,7 +225,7 @@ func wantsRecording(s *specs.Spec) bool {
 // last, after the policy, so the recording filter stays inside the
 // policy's profile; the output path comes from the node config and the
 // CRI annotations, never from the pod.
-func startRecording(node *config.Config, s *specs.Spec, id string) (*Agent, error) {
+func startRecording(recorder Recorder, node *config.Config, s *specs.Spec, id string) (*Agent, error) {
 	if !wantsRecording(s) {
 		return nil, nil
 	}

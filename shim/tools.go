@@ -20,7 +20,17 @@ import (
 // handed to secrun-tools by execve with the caller's argv unchanged.
 
 // ToolCommands are the commands that run in secrun-tools.
-var ToolCommands = []string{"check", "setup", "profile", "apparmor", "record", AgentCommand, "monitor", "findings"}
+func ToolCommands() []string {
+	return []string{"check", "setup", "profile", "apparmor", "record", AgentCommand, "monitor", "findings"}
+}
+
+func isToolCommand(cmd string) bool {
+	switch cmd {
+	case "check", "setup", "profile", "apparmor", "record", AgentCommand, "monitor", "findings":
+		return true
+	}
+	return false
+}
 
 // AgentCommand is record's hidden agent command (record.AgentCommand).
 const AgentCommand = "record-agent"
@@ -42,14 +52,12 @@ type Agent struct {
 // spec is s, and points s's seccomp at it (record.Prepare).
 type Recorder func(s *specs.Spec, id, out string) (*Agent, error)
 
-var (
-	tools    map[string]Tool
-	recorder Recorder
-)
-
-// Register links the tools into this binary (secrun-tools' main does).
-func Register(t map[string]Tool, r Recorder) {
-	tools, recorder = t, r
+// Extensions are what a binary links in beyond the wrapper: secrun-tools
+// passes its tool commands and the recorder to MainWith; secrun has none,
+// and hands those commands to secrun-tools.
+type Extensions struct {
+	Tools    map[string]Tool
+	Recorder Recorder
 }
 
 // errHandOff: this binary lacks what the command needs; secrun-tools has it.
@@ -101,8 +109,8 @@ func findTools() (string, error) {
 const wrapperEnv = "SECRUN_WRAPPER"
 
 // WrapperPath is the secrun binary containerd should run: this binary if it
-// is the wrapper; in secrun-tools, the secrun that handed off to it, else
-// the secrun next to it.
+// is not secrun-tools; in secrun-tools, the secrun that handed off to it,
+// else the secrun next to it.
 func WrapperPath() (string, error) {
 	exe, err := os.Executable()
 	if err == nil {
@@ -111,7 +119,7 @@ func WrapperPath() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("finding this executable: %w", err)
 	}
-	if tools == nil {
+	if filepath.Base(exe) != ToolsName {
 		return exe, nil
 	}
 	if p := os.Getenv(wrapperEnv); p != "" {

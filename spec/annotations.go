@@ -22,10 +22,17 @@ type AnnotationPolicy struct {
 	Allow []string
 }
 
-// RuntimeAnnotationPrefixes are the namespaces runc or crun read settings
-// from (compared case-insensitively: refusing a spelling no runtime reads
-// costs nothing).
-var RuntimeAnnotationPrefixes = []string{
+// RuntimeAnnotations returns the annotation namespaces (prefixes) and the
+// single keys that runc or crun read settings from: what the annotations
+// modifier refuses unless harmless or allowed. Copies, for tests and docs.
+func RuntimeAnnotations() (prefixes, keys []string) {
+	return slices.Clone(runtimePrefixes), slices.Clone(runtimeKeys)
+}
+
+// runtimePrefixes are the namespaces runc or crun read settings from
+// (compared case-insensitively: refusing a spelling no runtime reads costs
+// nothing).
+var runtimePrefixes = []string{
 	"run.oci.",              // crun's extensions
 	"org.systemd.property.", // runc and crun, systemd cgroup driver: unit properties
 	"org.criu.",             // runc and crun: CRIU configuration file
@@ -34,17 +41,17 @@ var RuntimeAnnotationPrefixes = []string{
 	"org.opencontainers.",   // reserved by the OCI for runtimes
 }
 
-// RuntimeAnnotationKeys are single keys a runtime reads.
-var RuntimeAnnotationKeys = []string{
+// runtimeKeys are single keys a runtime reads.
+var runtimeKeys = []string{
 	// runc keeps annotations as "key=value" labels followed by its own
 	// "bundle=DIR" and takes the first: exec without --process would load
 	// its process from this directory's config.json.
 	"bundle",
 }
 
-// HarmlessAnnotations are keys under a runtime namespace that do not
+// harmlessAnnotations are keys under a runtime namespace that do not
 // loosen confinement (prefixes end in "*").
-var HarmlessAnnotations = []string{
+var harmlessAnnotations = []string{
 	// crun fails on a syscall name it does not know instead of skipping it.
 	"run.oci.seccomp_fail_unknown_syscall",
 	// Image metadata (podman copies it); no runtime reads it.
@@ -89,7 +96,7 @@ func (a AnnotationPolicy) Check(ann map[string]string, source string) error {
 			// as a key would read as the label bundle.
 			return refuse("annotation %q: the key has '='; runc stores annotations as key=value labels, where such a key reads as another one, so secrun refuses it", k)
 		}
-		if !runtimeInterpreted(k) || matchAny(HarmlessAnnotations, k) || matchAny(a.Allow, k) {
+		if !runtimeInterpreted(k) || matchAny(harmlessAnnotations, k) || matchAny(a.Allow, k) {
 			continue
 		}
 		refused = append(refused, fmt.Sprintf("%q (%s)", k, annotationRisk(k)))
@@ -111,12 +118,12 @@ func (m annotations) Modify(s *specs.Spec) ([]Change, error) {
 // runtimeInterpreted reports whether runc or crun may read key.
 func runtimeInterpreted(key string) bool {
 	lower := strings.ToLower(key)
-	for _, p := range RuntimeAnnotationPrefixes {
+	for _, p := range runtimePrefixes {
 		if strings.HasPrefix(lower, p) {
 			return true
 		}
 	}
-	return slices.Contains(RuntimeAnnotationKeys, lower)
+	return slices.Contains(runtimeKeys, lower)
 }
 
 // matchAny: an exact key, or a prefix ending in "*".

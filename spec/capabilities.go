@@ -59,7 +59,7 @@ func (m capabilities) Modify(s *specs.Spec) ([]Change, error) {
 	}
 	var refused []string
 	for n := range asked {
-		if !allowed(n) && !slices.Contains(profiles.Stock, n) && p.OnViolation != "drop" {
+		if !allowed(n) && !slices.Contains(profiles.StockCaps(), n) && p.OnViolation != "drop" {
 			refused = append(refused, n)
 		}
 	}

@@ -17,7 +17,7 @@ func TestCapabilities(t *testing.T) {
 		if _, err := policy(profiles.RuntimeDefault).ApplyConfig(c.Spec); err != nil {
 			t.Fatal(err)
 		}
-		want := profiles.Baseline
+		want := profiles.BaselineCaps()
 		for _, set := range [][]string{caps(c.Spec).Bounding, caps(c.Spec).Effective, caps(c.Spec).Permitted} {
 			got := slices.Sorted(slices.Values(set))
 			if !slices.Equal(got, want) {
@@ -84,7 +84,7 @@ func TestExecGetsAtMostTheContainers(t *testing.T) {
 	container := &specs.Process{Capabilities: &specs.LinuxCapabilities{
 		Bounding: []string{"CAP_CHOWN", "CAP_KILL"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"},
 	}}
-	stock := profiles.Stock
+	stock := profiles.StockCaps()
 	proc := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: stock, Effective: stock, Permitted: stock}}
 	if _, err := policy(profiles.RuntimeDefault).ApplyExec(proc, container); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 )
 
 func policy(level string) *Policy {
-	l := profiles.Levels[level]
+	l := profiles.LevelNamed(level)
 	return &Policy{
 		Source: "test.toml", CapAllow: l.Caps, OnViolation: "refuse", NoNewPrivileges: true,
 		SeccompMode: "enforce", SeccompName: level, Seccomp: l.Seccomp,
@@ -31,7 +31,7 @@ const dockerSpec = `{"ociVersion":"1.1.0","x-vendor":{"keep":[1,2,3]},"process":
 
 func writeBundle(t *testing.T, doc string) string {
 	t.Helper()
-	stock, _ := json.Marshal(profiles.Stock)
+	stock, _ := json.Marshal(profiles.StockCaps())
 	doc = strings.ReplaceAll(doc, "STOCK", string(stock))
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(doc), 0o640); err != nil {

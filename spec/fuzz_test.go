@@ -29,7 +29,7 @@ var probeArgs = [][6]uint64{{}, {8}, {0xffffffff}, {0x10000000}, {40}, {2, 1}}
 // duplicate wins) decodes the output to what secrun decided.
 func FuzzApplyConfig(f *testing.F) {
 	runcSpec, _ := os.ReadFile("testdata/runc-spec.json")
-	stock, _ := json.Marshal(profiles.Stock)
+	stock, _ := json.Marshal(profiles.StockCaps())
 	f.Add(runcSpec, uint8(0))
 	f.Add(bytes.ReplaceAll([]byte(dockerSpec), []byte("STOCK"), stock), uint8(1))
 	f.Add([]byte(`{"process":{"capabilities":{"bounding":["CAP_NET_ADMIN"]}},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":3,"op":"SCMP_CMP_EQ"}]}]}}}`), uint8(2))

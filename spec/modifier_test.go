@@ -86,7 +86,7 @@ func TestMark(t *testing.T) {
 func TestExecModifiers(t *testing.T) {
 	p := policy(profiles.RuntimeDefault)
 	container := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Effective: []string{"CAP_KILL"}}}
-	proc := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.Stock, Effective: profiles.Stock}}
+	proc := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.StockCaps(), Effective: profiles.StockCaps()}}
 	if _, err := p.ApplyExec(proc, container); err != nil {
 		t.Fatal(err)
 	}

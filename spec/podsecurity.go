@@ -42,8 +42,11 @@ type Violation struct{ Check, Field, Value string }
 
 func (v Violation) String() string { return fmt.Sprintf("%s: %s = %s", v.Check, v.Field, v.Value) }
 
-// PSSChecks lists the checks by name, for docs and config validation.
-var PSSChecks = []string{
+// PodSecurityChecks lists the checks by name, for docs and config
+// validation (a copy).
+func PodSecurityChecks() []string { return slices.Clone(pssChecks) }
+
+var pssChecks = []string{
 	"host-pid", "host-ipc", "host-network", "privileged", "capabilities", "host-path",
 	"proc-mount", "sysctls", "seccomp", "run-as-root", "privilege-escalation",
 	"host-mount", "hooks", "devices", "scheduling",
@@ -90,12 +93,12 @@ func CheckPodSecurity(s *specs.Spec, ps PodSecurity) []Violation {
 	if c := s.Process.Capabilities; c != nil {
 		asked = c.Bounding
 	}
-	allowed := profiles.Stock
+	allowed := profiles.StockCaps()
 	if level == PSSRestricted {
 		allowed = []string{"CAP_NET_BIND_SERVICE"}
 	}
 	for _, n := range asked {
-		if !slices.Contains(allowed, n) && (level == PSSRestricted || !slices.Contains(profiles.Baseline, n)) {
+		if !slices.Contains(allowed, n) && (level == PSSRestricted || !slices.Contains(profiles.BaselineCaps(), n)) {
 			add("capabilities", "process.capabilities.bounding", n)
 		}
 	}

@@ -63,7 +63,7 @@ func TestHugeProfileRefused(t *testing.T) {
 func TestComplainKeepsENOSYS(t *testing.T) {
 	p := policy(profiles.RuntimeDefault)
 	p.SeccompMode = "complain"
-	s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.Stock}}}
+	s := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: profiles.StockCaps()}}}
 	if _, err := (seccomp{p}).Modify(s); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ var sizes = []int{10, 20, 30}
 // seccompProfile RuntimeDefault (secrun then merges instead of adding).
 func podSpec(tb testing.TB, kb int, withProfile bool) []byte {
 	tb.Helper()
-	caps := profiles.Stock
+	caps := profiles.StockCaps()
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: "web-7d9f8b6c5-abcde",
@@ -185,7 +185,7 @@ func BenchmarkSeccompResolve(b *testing.B) {
 	p := policy(b, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.Seccomp(profiles.Baseline); err != nil {
+		if _, err := p.Seccomp(profiles.BaselineCaps()); err != nil {
 			b.Fatal(err)
 		}
 	}

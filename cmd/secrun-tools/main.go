@@ -30,8 +30,7 @@ var tools = map[string]shim.Tool{
 }
 
 func main() {
-	shim.Register(tools, startAgent)
-	os.Exit(shim.Main(os.Args))
+	os.Exit(shim.MainWith(os.Args, shim.Extensions{Tools: tools, Recorder: startAgent}))
 }
 
 func startAgent(s *specs.Spec, id, out string) (*shim.Agent, error) {

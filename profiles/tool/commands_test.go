@@ -52,8 +52,8 @@ func TestDiff(t *testing.T) {
 
 	// The two built-in levels: restricted takes ptrace and friends away and
 	// narrows personality.
-	def, _ := profiles.Levels[profiles.RuntimeDefault].Seccomp(profiles.Baseline)
-	res, _ := profiles.Levels[profiles.Restricted].Seccomp(profiles.Baseline)
+	def, _ := profiles.LevelNamed(profiles.RuntimeDefault).Seccomp(profiles.BaselineCaps())
+	res, _ := profiles.LevelNamed(profiles.Restricted).Seccomp(profiles.BaselineCaps())
 	d = diffProfiles(def, res)
 	for _, n := range []string{"ptrace", "process_vm_readv", "process_vm_writev"} {
 		if !slices.Contains(d.OnlyA, n) {
@@ -134,7 +134,7 @@ func TestShow(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("show %s: exit %d: %s", name, code, errs)
 		}
-		lvl := profiles.Levels[name]
+		lvl := profiles.LevelNamed(name)
 		want, _ := lvl.Seccomp(lvl.Caps)
 		if out != string(marshalProfile(want)) {
 			t.Errorf("show %s differs from the level resolved for its allowlist", name)

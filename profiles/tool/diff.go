@@ -26,10 +26,10 @@ func diff(args []string, stdout, stderr io.Writer) int {
 	if len(files) != 2 {
 		return usageError(stderr, "diff", "give exactly two profiles (got %d)", len(files))
 	}
-	opt := loadOptions{Caps: caps.or(profiles.Stock)}
+	opt := loadOptions{Caps: caps.or(profiles.StockCaps())}
 	var ps [2]*Profile
 	for i, f := range files {
-		if lvl, ok := profiles.Levels[f]; ok && !exists(f) {
+		if lvl, ok := profiles.LookupLevel(f); ok && !exists(f) {
 			// A built-in level by name, resolved for --caps.
 			s, err := lvl.Seccomp(opt.Caps)
 			if err != nil {

@@ -36,7 +36,7 @@ type Profile struct {
 // loadOptions controls how profiles are resolved.
 type loadOptions struct {
 	// Caps is the bounding set Docker-format includes/excludes are
-	// resolved for (profiles.Stock unless --caps says otherwise).
+	// resolved for (profiles.StockCaps() unless --caps says otherwise).
 	Caps []string
 }
 

@@ -26,7 +26,7 @@ func merge(args []string, stdout, stderr io.Writer) int {
 	if len(files) < 2 {
 		return usageError(stderr, "merge", "give at least two profiles (got %d)", len(files))
 	}
-	opt := loadOptions{Caps: caps.or(profiles.Stock)}
+	opt := loadOptions{Caps: caps.or(profiles.StockCaps())}
 	var ps []*Profile
 	for _, f := range files {
 		p, err := loadFile(f, opt)

@@ -48,7 +48,7 @@ func show(args []string, stdout, stderr io.Writer) int {
 // resolveShow finds name the way the node config's seccomp.profile does: a
 // built-in level, a path, or NAME.json in dir.
 func resolveShow(name, dir string, caps *capsFlag) (*specs.LinuxSeccomp, string, error) {
-	if lvl, ok := profiles.Levels[name]; ok {
+	if lvl, ok := profiles.LookupLevel(name); ok {
 		bounding := caps.or(lvl.Caps)
 		p, err := lvl.Seccomp(bounding)
 		if err != nil {
@@ -65,7 +65,7 @@ func resolveShow(name, dir string, caps *capsFlag) (*specs.LinuxSeccomp, string,
 		return nil, "", fmt.Errorf("%q is neither a built-in level (%s) nor a profile: %s does not exist (use --profiles-dir, or give a path)",
 			name, strings.Join(profiles.LevelNames(), ", "), path)
 	}
-	p, err := loadFile(path, loadOptions{Caps: caps.or(profiles.Stock)})
+	p, err := loadFile(path, loadOptions{Caps: caps.or(profiles.StockCaps())})
 	if err != nil {
 		return nil, "", err
 	}
@@ -74,7 +74,7 @@ func resolveShow(name, dir string, caps *capsFlag) (*specs.LinuxSeccomp, string,
 		what += " (warning: " + n + ")"
 	}
 	if p.Format == FormatDocker {
-		bounding := caps.or(profiles.Stock)
+		bounding := caps.or(profiles.StockCaps())
 		what += fmt.Sprintf(" resolved for %d capabilities (%s)", len(bounding), capsText(bounding))
 	}
 	return p.Seccomp, what, nil

@@ -27,7 +27,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	if len(files) == 0 {
 		return usageError(stderr, "validate", "no profile given")
 	}
-	opt := loadOptions{Caps: caps.or(profiles.Stock)}
+	opt := loadOptions{Caps: caps.or(profiles.StockCaps())}
 	status := 0
 	for _, f := range files {
 		p, err := loadFile(f, opt)

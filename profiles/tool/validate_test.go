@@ -63,11 +63,11 @@ func TestValidateDockerDefault(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	// The resolution follows --caps: CAP_SYS_ADMIN adds mount.
-	p, err := loadFile(path, loadOptions{Caps: profiles.Stock})
+	p, err := loadFile(path, loadOptions{Caps: profiles.StockCaps()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := loadFile(path, loadOptions{Caps: append([]string{"CAP_SYS_ADMIN"}, profiles.Stock...)})
+	admin, err := loadFile(path, loadOptions{Caps: append([]string{"CAP_SYS_ADMIN"}, profiles.StockCaps()...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestValidateDockerDefault(t *testing.T) {
 // config.json and as an SPO profile.
 func TestValidateLevels(t *testing.T) {
 	for _, name := range profiles.LevelNames() {
-		lvl := profiles.Levels[name]
+		lvl := profiles.LevelNamed(name)
 		p, err := lvl.Seccomp(lvl.Caps)
 		if err != nil {
 			t.Fatal(err)

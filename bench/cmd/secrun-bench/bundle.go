@@ -80,7 +80,7 @@ func baseSpec(specTool, rootfs string, args []string) (map[string]any, error) {
 	proc["args"] = args
 	proc["noNewPrivileges"] = false
 	proc["capabilities"] = map[string]any{
-		"bounding": profiles.Stock, "effective": profiles.Stock, "permitted": profiles.Stock,
+		"bounding": profiles.StockCaps(), "effective": profiles.StockCaps(), "permitted": profiles.StockCaps(),
 	}
 	s["root"] = map[string]any{"path": rootfs, "readonly": true}
 	// One version every runtime takes: crun 1.8 refuses runc 1.5's "1.3.0"
@@ -204,8 +204,8 @@ func withRuntime(text, path string) string {
 // starts, reads the node config, parses, applies, splices its annotation in and
 // execs. The harness uses the first one secrun accepts.
 func noopNodeConfigs() []string {
-	q := make([]string, len(profiles.Stock))
-	for i, c := range profiles.Stock {
+	q := make([]string, len(profiles.StockCaps()))
+	for i, c := range profiles.StockCaps() {
 		q[i] = fmt.Sprintf("%q", c)
 	}
 	base := `no_new_privileges = false
