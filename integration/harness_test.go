@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -55,7 +57,18 @@ func TestMain(m *testing.M) {
 		fmt.Println("integration: skipped, not root (make test runs them as root)")
 		os.Exit(0)
 	}
-	var err error
+	// One integration run at a time on a machine: the suites start
+	// containerd and Kubernetes on fixed ports and paths, and two runs at
+	// once (a developer's `go test ./...` next to `make test`) break each
+	// other and leave daemons behind.
+	lock, err := os.OpenFile("/run/lock/secrun-integration.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			fmt.Fprintln(os.Stderr, "integration: waiting for another integration run on this machine to finish")
+			unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+		}
+		defer lock.Close()
+	}
 	work, err = os.MkdirTemp("", "secrun-it-")
 	if err != nil {
 		panic(err)
