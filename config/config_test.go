@@ -139,7 +139,13 @@ func TestRuntimeOnlySurvivesBrokenConfig(t *testing.T) {
 		"after a table":    {"[seccomp]\nruntime = \"crun\"\n[x", 0o644, Runtimes{"runc"}},
 		"comments, broken": {"# node config\n\n# which runtime\nruntime = [\"crun\"] # fast\nlevel = \n", 0o644, Runtimes{"crun"}},
 		"dotted key":       {"runtime.x = \"crun\"\n[", 0o644, Runtimes{"runc"}},
-		"untrusted":        {`runtime = "/tmp/evil"`, 0o666, Runtimes{"runc"}},
+		// An admin's typo above the runtime key must not send state, kill
+		// and delete to another runtime than created the container.
+		"broken before":      {"# node config\nlevel = \"restricted\nruntime = \"/usr/bin/crun\"\n", 0o644, Runtimes{"/usr/bin/crun"}},
+		"bad value before":   {"log_denials = yes\nruntime = \"/usr/bin/crun\"\n[seccomp]\nmode = \"enforce\"\n", 0o644, Runtimes{"/usr/bin/crun"}},
+		"broken, list after": {"level = \"x\nruntime = [\"crun\", \"runc\"]\n", 0o644, Runtimes{"crun", "runc"}},
+		"broken, in a table": {"level = \"x\n[seccomp]\nruntime = \"crun\"\n", 0o644, Runtimes{"runc"}},
+		"untrusted":          {`runtime = "/tmp/evil"`, 0o666, Runtimes{"runc"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := RuntimeOnly(write(t, tc.text, tc.mode)); !slices.Equal(got, tc.want) {

@@ -750,13 +750,22 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-func TestDefaultBinaryIsThisExecutable(t *testing.T) {
+// Without --binary, setup registers the secrun that handed off to
+// secrun-tools (SECRUN_WRAPPER), else the secrun next to secrun-tools
+// whatever secrun-tools is called; with neither it asks for --binary.
+func TestDefaultBinaryIsTheWrapper(t *testing.T) {
 	_, cfg := fixture(t, "v2-systemd.toml")
+	wrapper := filepath.Join(t.TempDir(), "secrun")
+	os.WriteFile(wrapper, []byte("#!/bin/sh\n"), 0o755)
+	t.Setenv("SECRUN_WRAPPER", wrapper)
 	mustRun(t, "containerd", "--config", cfg)
-	exe, _ := os.Executable()
-	exe, _ = filepath.EvalSymlinks(exe)
-	if got := get(decodeFile(t, cfg), join(containerdTable(2), "runtimes", "secrun", "options", "BinaryName")...); got != exe {
-		t.Errorf("BinaryName = %v, want %s", got, exe)
+	if got := get(decodeFile(t, cfg), join(containerdTable(2), "runtimes", "secrun", "options", "BinaryName")...); got != wrapper {
+		t.Errorf("BinaryName = %v, want %s", got, wrapper)
+	}
+	t.Setenv("SECRUN_WRAPPER", "")
+	_, cfg = fixture(t, "v2-systemd.toml")
+	if r := run(t, "containerd", "--config", cfg); r.rc == 0 || !strings.Contains(r.stderr, "pass --binary") {
+		t.Errorf("no secrun to register: exit %d, %s", r.rc, r.stderr)
 	}
 }
 

@@ -108,22 +108,21 @@ func findTools() (string, error) {
 // wrapperEnv tells secrun-tools which secrun handed off to it.
 const wrapperEnv = "SECRUN_WRAPPER"
 
-// WrapperPath is the secrun binary containerd should run: this binary if it
-// is not secrun-tools; in secrun-tools, the secrun that handed off to it,
-// else the secrun next to it.
+// WrapperPath is the secrun binary containerd should run. It is asked by
+// setup and check, which run in secrun-tools: the secrun that handed off
+// to it (SECRUN_WRAPPER), else the secrun next to this binary (secrun
+// itself, when asked there). Not this binary's name: secrun-tools may be
+// installed under another one.
 func WrapperPath() (string, error) {
+	if p := os.Getenv(wrapperEnv); p != "" {
+		return filepath.EvalSymlinks(p)
+	}
 	exe, err := os.Executable()
 	if err == nil {
 		exe, err = filepath.EvalSymlinks(exe)
 	}
 	if err != nil {
 		return "", fmt.Errorf("finding this executable: %w", err)
-	}
-	if filepath.Base(exe) != ToolsName {
-		return exe, nil
-	}
-	if p := os.Getenv(wrapperEnv); p != "" {
-		return filepath.EvalSymlinks(p)
 	}
 	p := filepath.Join(filepath.Dir(exe), "secrun")
 	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
