@@ -54,11 +54,7 @@ type original struct {
 // keepOriginal returns the spec to confine: cfg itself (kept as the
 // original) or the kept original of a config.json secrun rewrote.
 func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
-	fi, err := os.Lstat(cfg.Path)
-	if err != nil {
-		return nil, nil, err
-	}
-	o := &original{path: cfg.Path, mode: fi.Mode().Perm()}
+	o := &original{path: cfg.Path, mode: cfg.Mode()}
 	if _, marked := cfg.Spec.Annotations[spec.AnnPolicy]; !marked {
 		o.orig = cfg.Orig // kept by save
 		return cfg, o, nil

@@ -179,6 +179,10 @@ func processEdits(p *specs.Process) []edit {
 	return es
 }
 
+// Mode is the file's permission bits as read (a file parsed from memory:
+// the default its kind is written with).
+func (f *File) Mode() fs.FileMode { return f.mode }
+
 // Save writes data over f atomically unless it equals what was read.
 // It reports whether the file changed. A spec or process file is read by
 // the runtime at once and means nothing after a reboot: atomic, not
