@@ -69,7 +69,9 @@ test: deps vet unit integration fuzz
 # Benchmarks (as root, on a quiet machine): secrun next to runc 1.1, runc 1.5
 # and crun, measured side by side in one run. Writes bench/results.md;
 # asserts nothing about timings. bin/goexec (bench/goexec) is a Go program
-# that only execs, built like bin/secrun: the floor any Go wrapper pays.
+# that only execs, built like bin/secrun: the floor any Go wrapper pays;
+# bin/specexec (bench/specexec) also decodes and rewrites config.json with
+# secrun's JSON library, without policy: the floor of rewriting the spec.
 # BENCH_BASELINE=REV also builds the wrapper at git revision REV and measures
 # it in the same run, interleaved with this build ("This build against the
 # baseline build" in the results).
@@ -78,11 +80,12 @@ BENCH_FLAGS    ?=
 BENCH_BASELINE ?=
 bench: build
 	CGO_ENABLED=0 $(GO) build -o bin/goexec ./bench/goexec
+	CGO_ENABLED=0 $(GO) build -o bin/specexec ./bench/specexec
 	$(if $(BENCH_BASELINE),rm -rf bin/baseline-src && mkdir -p bin/baseline-src && git archive $(BENCH_BASELINE) | tar -x -C bin/baseline-src && (cd bin/baseline-src && CGO_ENABLED=0 $(GO) build -trimpath -o ../secrun-baseline ./cmd/secrun) && rm -rf bin/baseline-src)
 	gcc -static -O2 -o bin/syscall_loop bench/syscall_loop.c
 	gcc -static -O2 -o bin/maxrss bench/maxrss.c
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/gobench/ > bin/bench-go.txt || { cat bin/bench-go.txt; exit 1; }
-	$(GO) run ./bench/cmd/secrun-bench -secrun bin/secrun -goexec bin/goexec -loop bin/syscall_loop -maxrss bin/maxrss \
+	$(GO) run ./bench/cmd/secrun-bench -secrun bin/secrun -goexec bin/goexec -specexec bin/specexec -loop bin/syscall_loop -maxrss bin/maxrss \
 		-gobench bin/bench-go.txt -n $(BENCH_N) -out bench/results.md \
 		$(if $(BENCH_BASELINE),-baseline bin/secrun-baseline -baseline-name $(BENCH_BASELINE)) $(BENCH_FLAGS)
 

@@ -2,7 +2,6 @@ package shim
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -20,11 +19,16 @@ import (
 // the earlier one. So on first sight secrun keeps the original next to it,
 // and starts from it again while config.json is exactly what secrun wrote:
 //
-//	config.json.secrun-orig  the spec as it was before secrun's first rewrite
-//	config.json.secrun-sum   digest of the config.json secrun wrote last
-//	                         (FNV-1a, 128 bits: it tells secrun's own output
-//	                         from an edit; a collision would only discard the
-//	                         edit, and the wrapper stays without crypto/*)
+//	config.json.secrun-orig  one line "secrun-orig fnv64a:XXXXXXXXXXXXXXXX", the
+//	                         digest of the config.json secrun wrote last,
+//	                         then the spec as it was before secrun's first
+//	                         rewrite
+//
+// The digest (FNV-1a, 64 bits) tells secrun's own output from an edit. A collision,
+// accidental or crafted, only makes secrun discard the edit and confine the
+// kept original again: never a looser result, so no cryptographic hash (and
+// its packages in every runtime call) is needed. One file, not two, because
+// each is an atomic replace on every create.
 //
 // A config.json without the marker annotation (secrun.io/policy) is an
 // original: it replaces the kept one. One with the marker is secrun's own
@@ -33,14 +37,14 @@ import (
 // copied from a rewritten bundle), since secrun cannot tell what the
 // original was.
 //
-// Planting: both files are written only by secrun (temp file and rename,
-// mode 0600) and read only when they are regular files owned by secrun's
-// own user with no group or other access; whoever could plant them could
-// write config.json itself. And an original goes through the whole policy
-// like any spec: at worst it is another spec, never a looser result.
+// Planting: the file is written only by secrun (temp file and rename, mode
+// 0600) and read only when it is a regular file owned by secrun's own user
+// with no group or other access; whoever could plant it could write
+// config.json itself. And an original goes through the whole policy like
+// any spec: at worst it is another spec, never a looser result.
 const (
 	origSuffix = ".secrun-orig"
-	sumSuffix  = ".secrun-sum"
+	keptHeader = "secrun-orig fnv64a:"
 )
 
 // original is what keepOriginal found, for saving the result.
@@ -48,7 +52,6 @@ type original struct {
 	path string      // config.json
 	mode fs.FileMode // its mode, kept when it is rewritten from the original
 	used bool        // cfg was parsed from the kept original
-	orig []byte      // a new original, to keep
 }
 
 // keepOriginal returns the spec to confine: cfg itself (kept as the
@@ -56,23 +59,22 @@ type original struct {
 func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 	o := &original{path: cfg.Path, mode: cfg.Mode()}
 	if _, marked := cfg.Spec.Annotations[spec.AnnPolicy]; !marked {
-		o.orig = cfg.Orig // kept by save
 		return cfg, o, nil
 	}
 	refuse := func(why string) error {
-		return &spec.Error{Msg: fmt.Sprintf("%s carries secrun's annotation %s, so secrun rewrote it, but %s; secrun will not confine a rewrite again (the profiles would be intersected). Put the bundle's original config.json back (secrun keeps the one it first saw in %s), or remove the annotation %s to confine this file as it is",
+		return &spec.Error{Msg: fmt.Sprintf("%s carries secrun's annotation %s, so secrun rewrote it, but %s; secrun will not confine a rewrite again (the profiles would be intersected). Put the bundle's original config.json back (secrun keeps the one it first saw in %s, after its first line), or remove the annotation %s to confine this file as it is",
 			cfg.Path, spec.AnnPolicy, why, cfg.Path+origSuffix, spec.AnnPolicy)}
 	}
-	sum, err := readKept(cfg.Path + sumSuffix)
+	kept, err := readKept(cfg.Path + origSuffix)
 	if err != nil {
 		return nil, nil, refuse(err.Error())
 	}
-	if strings.TrimSpace(string(sum)) != digest(cfg.Orig) {
-		return nil, nil, refuse("it is not what secrun wrote last (its digest differs from " + cfg.Path + sumSuffix + "): it was edited since")
+	sum, data, ok := splitKept(kept)
+	if !ok {
+		return nil, nil, refuse(cfg.Path + origSuffix + " does not start with the line secrun writes (\"" + keptHeader + "\" and a digest; an older secrun kept the original without it)")
 	}
-	data, err := readKept(cfg.Path + origSuffix)
-	if err != nil {
-		return nil, nil, refuse(err.Error())
+	if sum != digest(cfg.Orig) {
+		return nil, nil, refuse("it is not what secrun wrote last (its digest differs from the one in " + cfg.Path + origSuffix + "): it was edited since")
 	}
 	orig, err := spec.ParseConfig(cfg.Path+origSuffix, data)
 	if err != nil {
@@ -83,19 +85,16 @@ func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 	return orig, o, nil
 }
 
-// save keeps a new original, records the digest of data, then writes data
-// as config.json, each with an atomic rename (not fsync'd: a bundle means
+// save keeps cfg's original with the digest of data, then writes data as
+// config.json, each with an atomic rename (not fsync'd: a bundle means
 // nothing after a reboot). secrun killed in between leaves a config.json
 // that is either the original or a rewrite whose digest does not match:
 // confined again, or refused, never confined from the wrong original. A
 // file emptied by a power loss is refused the same way.
 func (o *original) save(cfg *spec.Config, data []byte) error {
-	if o.orig != nil {
-		if err := atomicfile.Replace(o.path+origSuffix, o.orig, 0o600); err != nil {
-			return err
-		}
-	}
-	if err := atomicfile.Replace(o.path+sumSuffix, []byte(digest(data)+"\n"), 0o600); err != nil {
+	kept := make([]byte, 0, len(keptHeader)+17+len(cfg.Orig))
+	kept = append(append(append(kept, keptHeader...), digest(data)...), '\n')
+	if err := atomicfile.Replace(o.path+origSuffix, append(kept, cfg.Orig...), 0o600); err != nil {
 		return err
 	}
 	if !o.used {
@@ -106,6 +105,16 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 		return nil
 	}
 	return atomicfile.Replace(o.path, data, o.mode)
+}
+
+// splitKept parses a kept file into the digest it records and the original.
+func splitKept(kept []byte) (sum string, orig []byte, ok bool) {
+	line, rest, found := bytes.Cut(kept, []byte{'\n'})
+	sum, isKept := strings.CutPrefix(string(line), keptHeader)
+	if !found || !isKept || len(sum) != 16 {
+		return "", nil, false
+	}
+	return sum, rest, true
 }
 
 // readKept reads a file secrun keeps beside config.json, refusing one it
@@ -132,8 +141,11 @@ func readKept(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
+// digest is FNV-1a (64 bits) of data in hex: no tables to build, which
+// CRC-32C's hardware path needs on first use (100 µs, more than hashing a
+// spec takes).
 func digest(data []byte) string {
-	h := fnv.New128a()
+	h := fnv.New64a()
 	h.Write(data)
-	return hex.EncodeToString(h.Sum(nil))
+	return fmt.Sprintf("%016x", h.Sum64())
 }

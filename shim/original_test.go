@@ -42,7 +42,7 @@ func TestRunAgainStartsFromOriginal(t *testing.T) {
 	if _, err := confineOnce(t, dir, "a/enforce"); err != nil {
 		t.Fatal(err)
 	}
-	if kept, _ := os.ReadFile(path + origSuffix); string(kept) != origDoc {
+	if kept := keptOriginal(t, path); kept != origDoc {
 		t.Fatalf("original not kept: %s", kept)
 	}
 	// Again: starts from the original, not from the rewrite.
@@ -66,9 +66,28 @@ func TestRunAgainStartsFromOriginal(t *testing.T) {
 	if _, err := confineOnce(t, dir, "c/enforce"); err != nil {
 		t.Fatal(err)
 	}
-	if kept, _ := os.ReadFile(path + origSuffix); string(kept) != newDoc {
+	if kept := keptOriginal(t, path); kept != newDoc {
 		t.Errorf("new original not kept: %s", kept)
 	}
+}
+
+// keptOriginal returns the original kept beside path, checking the line
+// before it.
+func keptOriginal(t *testing.T, path string) string {
+	t.Helper()
+	kept, err := os.ReadFile(path + origSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, orig, ok := splitKept(kept)
+	if !ok || sum != digest(out) {
+		t.Fatalf("%s: first line %q, want %q and the digest of config.json (%s)", path+origSuffix, strings.SplitN(string(kept), "\n", 2)[0], keptHeader, digest(out))
+	}
+	return string(orig)
 }
 
 // Hostile inputs: a rewrite edited afterwards, a marked config.json with
@@ -92,9 +111,16 @@ func TestRunAgainRefusals(t *testing.T) {
 			os.WriteFile(path, []byte(strings.Replace(string(data), `"sh"`, `"bash"`, 1)), 0o644)
 		}, "edited since"},
 		"nothing kept": {func(t *testing.T, path string) {
-			os.Remove(path + sumSuffix)
 			os.Remove(path + origSuffix)
 		}, "does not exist"},
+		"kept by an older secrun": {func(t *testing.T, path string) {
+			// Without the digest line: the original alone.
+			os.WriteFile(path+origSuffix, []byte(origDoc), 0o600)
+		}, "does not start with the line secrun writes"},
+		"kept file edited": {func(t *testing.T, path string) {
+			kept, _ := os.ReadFile(path + origSuffix)
+			os.WriteFile(path+origSuffix, []byte(strings.Replace(string(kept), "fnv64a:", "fnv64a:0", 1)), 0o600)
+		}, "does not start with the line secrun writes"},
 		"planted world-readable": {func(t *testing.T, path string) {
 			os.Chmod(path+origSuffix, 0o644)
 		}, "group or other access"},

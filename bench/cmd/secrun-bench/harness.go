@@ -28,6 +28,7 @@ type harness struct {
 	o         *options
 	secrun    string
 	goexec    string // the Go no-op exec wrapper (bench/goexec); "": no Go-floor variants
+	specexec  string // the spec-rewriting wrapper without policy (bench/specexec); "": none
 	work      string // bundles and runtime roots
 	rootfsDir string
 	rootfs    string
@@ -72,6 +73,14 @@ func newHarness(ctx context.Context, o *options) (*harness, error) {
 		r := run(ctx, h.viaGoexec(call{Path: o.truePath, Env: h.env}), o.timeout)
 		if r.Err != nil {
 			return nil, fmt.Errorf("-goexec %s → %s: %w (build it: CGO_ENABLED=0 go build -o bin/goexec ./bench/goexec)", h.goexec, o.truePath, r.Err)
+		}
+	}
+	if o.specexec != "" {
+		if o.goexec == "" {
+			return nil, fmt.Errorf("-specexec needs -goexec: its floor is read against goexec's")
+		}
+		if h.specexec, err = filepath.Abs(o.specexec); err != nil {
+			return nil, err
 		}
 	}
 	for _, kv := range strings.Split(o.runtimes, ",") {
@@ -223,6 +232,14 @@ func (h *harness) secrunEnv(runtime, config string) []string {
 func (h *harness) viaGoexec(c call) call {
 	c.Env = withEnv(c.Env, "GOEXEC_TARGET="+c.Path)
 	c.Path = h.goexec
+	return c
+}
+
+// viaSpecexec runs c through specexec, which rewrites c's bundle's
+// config.json with the JSON library before it execs c's program.
+func (h *harness) viaSpecexec(c call) call {
+	c = h.viaGoexec(c)
+	c.Path = h.specexec
 	return c
 }
 
@@ -402,6 +419,13 @@ func (h *harness) benchAlone() aloneResult {
 		vs = append(vs, variant{Key: "go", Label: "goexec → " + tru + " create (Go no-op exec wrapper: the Go start-up floor)",
 			call: func(id string) call { return h.viaGoexec(trueCall(id)) }})
 	}
+	if h.specexec != "" {
+		// Decoding and rewriting the spec with the JSON library, no policy.
+		bLib := h.bundle("alone-lib", h.orig)
+		vs = append(vs, variant{Key: "lib", Label: "specexec → " + tru + " create (decodes, encodes and replaces config.json with secrun's JSON library, no policy)",
+			prepare: func() { h.writeConfig(bLib, h.orig) },
+			call:    func(id string) call { return h.viaSpecexec(h.createCallRoot(tru, root, bLib, id, h.env)) }})
+	}
 	vs = append(vs, []variant{
 		{Key: "default", Label: "secrun create, default policy → " + tru,
 			prepare: func() { h.writeConfig(bDef, h.orig) },
@@ -549,6 +573,17 @@ func (h *harness) benchCreate(rt runtimeInfo) createResult {
 		res.vs = append(res.vs, variant{Key: "g", Label: "(g) goexec → " + rt.Name + ", secrun's output config",
 			call:  func(id string) call { return h.viaGoexec(h.createCallRoot(rt.Path, root, bG, id, h.env)) },
 			after: del})
+	}
+	if h.specexec != "" {
+		// (s) (d) through a wrapper that decodes and rewrites the spec with
+		// secrun's JSON library but applies no policy: the floor of any Go
+		// wrapper that rewrites config.json this way. It rewrites its
+		// bundle's config, so each call gets a fresh copy of (d)'s.
+		bS := h.bundle(rt.Name+"-create-s", h.confinedCfg)
+		res.vs = append(res.vs, variant{Key: "s", Label: "(s) specexec → " + rt.Name + ", secrun's output config",
+			prepare: func() { h.writeConfig(bS, h.confinedCfg) },
+			call:    func(id string) call { return h.viaSpecexec(h.createCallRoot(rt.Path, root, bS, id, h.env)) },
+			after:   del})
 	}
 	if h.o.nativeArch {
 		native, err := nativeArchOnly(h.confinedCfg)

@@ -3,7 +3,7 @@
 // side with the plain runtimes, and writes a markdown results section.
 //
 // It builds nothing: `make bench` builds bin/secrun, bin/goexec (the Go
-// no-op exec wrapper, bench/goexec) and the static syscall loop
+// no-op exec wrapper, bench/goexec), bin/specexec (bench/specexec) and the static syscall loop
 // (bench/syscall_loop.c) and runs the Go benchmarks, then runs this with
 // -secrun, -goexec, -loop and -gobench. It asserts nothing about timings; it
 // reports.
@@ -28,6 +28,7 @@ import (
 type options struct {
 	secrun     string
 	goexec     string
+	specexec   string
 	loop       string
 	gobench    string
 	maxrss     string
@@ -55,6 +56,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.secrun, "secrun", "bin/secrun", "secrun binary to measure (built by `make build`)")
 	flag.StringVar(&o.goexec, "goexec", "", "Go no-op exec wrapper (CGO_ENABLED=0 go build ./bench/goexec): the floor any Go wrapper pays; empty skips the goexec variants")
+	flag.StringVar(&o.specexec, "specexec", "", "Go wrapper that decodes and rewrites the spec with secrun's JSON library and applies no policy (CGO_ENABLED=0 go build ./bench/specexec): the floor of rewriting the spec; empty skips it")
 	flag.StringVar(&o.loop, "loop", "", "static syscall loop binary (gcc -static -O2 bench/syscall_loop.c); empty skips the syscall section")
 	flag.StringVar(&o.maxrss, "maxrss", "", "static max-RSS launcher (gcc -static -O2 bench/maxrss.c); empty skips the memory table")
 	flag.StringVar(&o.nodeConfig, "node-config", "deploy/config.toml", "node config of the default policy (what `make install` installs); missing: secrun's embedded default")

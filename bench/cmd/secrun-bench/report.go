@@ -367,6 +367,7 @@ func (r *report) markdown() string {
 		}
 		if gx {
 			r.floorSentence(w)
+			r.libraryFloorSentence(w)
 		}
 		for _, c := range r.create {
 			if c.s.Err != "" {
@@ -479,6 +480,9 @@ func (r *report) markdown() string {
 			rows := []struct{ key, label string }{
 				{"default", "create, default policy"}, {"noop", "create, no-op policy"}, {"state", "state (passthrough)"},
 			}
+			if len(r.alone.s.Wall["lib"]) > 0 {
+				rows = append(rows, struct{ key, label string }{"lib", "specexec create (the spec decoded and rewritten by the JSON library, no policy)"})
+			}
 			if o.baseline != "" {
 				rows = append(rows, struct{ key, label string }{"baseline", "create, default policy, baseline build `" + o.baselineName + "`"})
 			}
@@ -496,6 +500,14 @@ func (r *report) markdown() string {
 				lo, hi := diffCI(gox, tru)
 				w("\nGo's own floor, goexec → `%s` minus `%s`: %s ms (95%% interval %s … %s), the start-up of a pure-Go binary that does no work.\n",
 					o.truePath, o.truePath, signed(median(gox)-median(tru)), signed(lo), signed(hi))
+			}
+			if lib := r.alone.s.Wall["lib"]; len(lib) > 0 && gx {
+				llo, lhi := diffCI(lib, gox)
+				def := r.alone.s.Wall["default"]
+				dlo, dhi := diffCI(def, lib)
+				w("\nThe library's floor, specexec minus goexec: %s ms (95%% interval %s … %s), what reading, decoding into the runtime-spec type, encoding and replacing config.json with go-json-experiment costs a fresh process, before any policy. "+
+					"secrun's policy beyond it (default policy minus specexec): %s ms (95%% interval %s … %s): the node config, the command line as the runtime reads it, the one-reading check, the modifiers (Docker's profile resolved for the capabilities), the canonical encoding and the kept original.\n",
+					signed(median(lib)-median(gox)), signed(llo), signed(lhi), signed(median(def)-median(lib)), signed(dlo), signed(dhi))
 			}
 		}
 		if r.alone.init != "" {
@@ -638,6 +650,28 @@ func (r *report) floorSentence(w func(string, ...any)) {
 		w("These runs do not settle whether that floor alone is more than the 1 ms target (%s reaches both sides, or there were too few runs for one); ", judged)
 	}
 	w("b − g is the part of b − d that is secrun's own work.\n")
+}
+
+// libraryFloorSentence reports (s), the runtime behind a wrapper that
+// decodes and rewrites the spec with the JSON library and applies no
+// policy: s / d is the best b / d a Go wrapper rewriting the spec this way
+// could reach, and b − s is secrun's policy work.
+func (r *report) libraryFloorSentence(w func(string, ...any)) {
+	var parts []string
+	for _, c := range r.create {
+		sx, d, b := c.s.Wall["s"], c.s.Wall["d"], c.s.Wall["b"]
+		if len(sx) == 0 || len(d) == 0 {
+			continue
+		}
+		rlo, rhi := ratioCI(sx, d)
+		blo, bhi := diffCI(b, sx)
+		parts = append(parts, fmt.Sprintf("under %s, s / d = %.3f [%.3f … %.3f] and b − s = %s ms (%s … %s)",
+			c.rt.Name, median(sx)/median(d), rlo, rhi, signed(median(b)-median(sx)), signed(blo), signed(bhi)))
+	}
+	if len(parts) == 0 {
+		return
+	}
+	w("\nThe library's floor: (s) is (d) through specexec, a Go wrapper that reads config.json, decodes it into the runtime-spec type and writes it back with secrun's JSON library, applying no policy, then execs the runtime. s / d is the best b / d such a wrapper reaches; b − s is secrun's policy work (an underestimate: specexec decodes secrun's output, Docker's profile included, a larger document than the original secrun reads): %s.\n", strings.Join(parts, "; "))
 }
 
 // syscallTargets judges the issue's per-syscall targets: differences of
