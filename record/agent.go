@@ -34,8 +34,9 @@ import (
 // command line must send `secrun record-agent ARGS...` to AgentMain(ARGS).
 const AgentCommand = "record-agent"
 
-// recordDir holds the agents' sockets and recording profiles (0700).
-var recordDir = "/run/secrun/record"
+// SocketDir is where agents' sockets and recording profiles go unless
+// Options.SocketDir says otherwise (0700).
+const SocketDir = "/run/secrun/record"
 
 // Options tune Prepare.
 type Options struct {
@@ -57,6 +58,9 @@ type Options struct {
 	// under: they are written there without following symlinks
 	// (beneath.go). Prepare sets it to the node's recordings_dir.
 	Root string
+	// SocketDir holds the agent's socket and its recording profile
+	// (default SocketDir; made 0700 and owned by secrun's user).
+	SocketDir string
 }
 
 // Agent is a recording agent started by Prepare.
@@ -132,7 +136,10 @@ func PrepareWith(s *specs.Spec, id, outPath string, opt Options) (*Agent, error)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
-	dir, err := socketDir()
+	if opt.SocketDir == "" {
+		opt.SocketDir = SocketDir
+	}
+	dir, err := socketDir(opt.SocketDir)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
@@ -374,25 +381,25 @@ func closeInherited(keep int) {
 	}
 }
 
-// socketDir makes recordDir (0700, a real directory owned by us).
-func socketDir() (string, error) {
-	if err := os.MkdirAll(recordDir, 0o700); err != nil {
+// socketDir makes dir (0700, a real directory owned by us).
+func socketDir(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	fi, err := os.Lstat(recordDir)
+	fi, err := os.Lstat(dir)
 	if err != nil {
 		return "", err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() {
-		return "", fmt.Errorf("%s is not a directory owned by uid %d", recordDir, os.Geteuid())
+		return "", fmt.Errorf("%s is not a directory owned by uid %d", dir, os.Geteuid())
 	}
 	if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(recordDir, 0o700); err != nil {
+		if err := os.Chmod(dir, 0o700); err != nil {
 			return "", err
 		}
 	}
-	return recordDir, nil
+	return dir, nil
 }
 
 // shortID keeps socket paths under the 108-byte limit.

@@ -65,12 +65,10 @@ func TestWriteBeneath(t *testing.T) {
 
 // Prepare with a root refuses before starting any agent.
 func TestPrepareRefusesSymlinkedDir(t *testing.T) {
-	old := recordDir
-	recordDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { recordDir = old }()
+	sockets := filepath.Join(t.TempDir(), "sockets")
 	root, elsewhere := t.TempDir(), t.TempDir()
 	os.Symlink(elsewhere, filepath.Join(root, "ns"))
-	_, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "c", filepath.Join(root, "ns", "pod", "c-x.json"), Options{Exe: os.Args[0], Root: root})
+	_, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "c", filepath.Join(root, "ns", "pod", "c-x.json"), Options{SocketDir: sockets, Exe: os.Args[0], Root: root})
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("err = %v", err)
 	}

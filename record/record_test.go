@@ -525,16 +525,14 @@ func TestPrepareAndAgent(t *testing.T) {
 		t.Skipf("libseccomp API level %d: no user notification", api)
 	}
 	t.Setenv(agentEnv, "1")
-	old := recordDir
-	recordDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { recordDir = old }()
+	sockets := filepath.Join(t.TempDir(), "sockets")
 
 	s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Seccomp: dockerDefault(t)}}
 	// Under a root, as secrun create runs it: directories made, files
 	// written without following symlinks (beneath.go).
 	root := t.TempDir()
 	out := filepath.Join(root, "ns", "pod", "web.yaml")
-	a, err := PrepareWith(s, "pod_web/1", out, Options{Exe: os.Args[0], Root: root})
+	a, err := PrepareWith(s, "pod_web/1", out, Options{SocketDir: sockets, Exe: os.Args[0], Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +543,7 @@ func TestPrepareAndAgent(t *testing.T) {
 	if got := profiles.Evaluate(sc, "getppid", [6]uint64{}); got != specs.ActNotify {
 		t.Errorf("getppid: %s, want NOTIFY", got)
 	}
-	if fi, err := os.Stat(recordDir); err != nil || fi.Mode().Perm() != 0o700 {
+	if fi, err := os.Stat(sockets); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("socket dir: %v %v", fi.Mode(), err)
 	}
 	// The agent runs in a session of its own.
@@ -575,11 +573,9 @@ func TestPrepareAndAgent(t *testing.T) {
 
 func TestAgentConnectTimeout(t *testing.T) {
 	t.Setenv(agentEnv, "1")
-	old := recordDir
-	recordDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { recordDir = old }()
+	sockets := filepath.Join(t.TempDir(), "sockets")
 	out := filepath.Join(t.TempDir(), "p.json")
-	a, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "never", out, Options{Exe: os.Args[0], ConnectTimeout: 300 * time.Millisecond})
+	a, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "never", out, Options{SocketDir: sockets, Exe: os.Args[0], ConnectTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,10 +597,8 @@ func TestAgentConnectTimeout(t *testing.T) {
 
 func TestAgentCancel(t *testing.T) {
 	t.Setenv(agentEnv, "1")
-	old := recordDir
-	recordDir = filepath.Join(t.TempDir(), "sockets")
-	defer func() { recordDir = old }()
-	a, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "c", filepath.Join(t.TempDir(), "p.json"), Options{Exe: os.Args[0]})
+	sockets := filepath.Join(t.TempDir(), "sockets")
+	a, err := PrepareWith(&specs.Spec{Process: &specs.Process{}}, "c", filepath.Join(t.TempDir(), "p.json"), Options{SocketDir: sockets, Exe: os.Args[0]})
 	if err != nil {
 		t.Fatal(err)
 	}

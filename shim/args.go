@@ -24,6 +24,10 @@ type Invocation struct {
 	// Command is the subcommand ("" when none); Args follow it.
 	Command string
 	Args    []string
+
+	// facts is where this call keeps what it learns of runtime binaries
+	// (MainWith: the node's cache; the zero value keeps nothing).
+	facts runtimeFacts
 }
 
 // takesValue: the global flags that take a value, runc's and crun's. Every
@@ -158,7 +162,7 @@ func ParseCmd(command string, args []string, cwd string) (*CmdArgs, error) {
 // another subcommand than Parse did, and replaces inv's root and Args by
 // the runtime's reading (exec looks the container up under that root).
 func parseFor(runtime string, inv *Invocation, cwd string) (*CmdArgs, error) {
-	ds := dialectsFor(runtime)
+	ds := inv.facts.dialectsFor(runtime)
 	l, err := readLine(ds, inv.Argv, cwd, full)
 	if err != nil {
 		return nil, fmt.Errorf("%s refused: %w", inv.Command, err)
@@ -181,7 +185,7 @@ func checkPassthrough(runtime string, inv *Invocation) error {
 	if !slices.ContainsFunc(inv.Argv[1:], confining) {
 		return nil
 	}
-	l, err := readLine(dialectsFor(runtime), inv.Argv, "/", globalOnly)
+	l, err := readLine(inv.facts.dialectsFor(runtime), inv.Argv, "/", globalOnly)
 	if err != nil {
 		return fmt.Errorf("command line refused: %w", err)
 	}

@@ -19,6 +19,8 @@ func TestRuntimeFact(t *testing.T) {
 	valid := func(v string) bool { return v == "a" || v == "b" }
 	derived := 0
 	derive := func(v string) func() string { return func() string { derived++; return v } }
+	f := runtimeFacts{dir: filepath.Join(t.TempDir(), "cache")}
+	runtimeFact := f.fact
 
 	if v := runtimeFact(bin, "test", valid, derive("a")); v != "a" || derived != 1 {
 		t.Fatalf("first look-up: %q, derived %d times", v, derived)
@@ -35,7 +37,7 @@ func TestRuntimeFact(t *testing.T) {
 	}
 	// A corrupt entry.
 	id, _ := cachefile.FileID(bin)
-	entry := filepath.Join(featuresCache, cachefile.Name(id, "test"))
+	entry := filepath.Join(f.dir, cachefile.Name(id, "test"))
 	if err := os.WriteFile(entry, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}

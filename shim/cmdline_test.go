@@ -249,9 +249,7 @@ func fakeRuntime(t *testing.T, version string) (path, count string) {
 }
 
 func TestDialectsFor(t *testing.T) {
-	old := featuresCache
-	featuresCache = filepath.Join(t.TempDir(), "cache")
-	defer func() { featuresCache = old }()
+	facts := runtimeFacts{dir: filepath.Join(t.TempDir(), "cache")}
 	cases := []struct {
 		version string
 		want    []dialect
@@ -268,7 +266,7 @@ func TestDialectsFor(t *testing.T) {
 	for _, c := range cases {
 		path, count := fakeRuntime(t, c.version)
 		for i := 0; i < 2; i++ {
-			got := dialectsFor(path)
+			got := facts.dialectsFor(path)
 			if !slices.EqualFunc(got, c.want, func(a, b dialect) bool { return a.name == b.name }) {
 				t.Errorf("%s: %v", c.version, got)
 			}
@@ -280,9 +278,7 @@ func TestDialectsFor(t *testing.T) {
 }
 
 func TestCheckPassthrough(t *testing.T) {
-	old := featuresCache
-	featuresCache = filepath.Join(t.TempDir(), "cache")
-	defer func() { featuresCache = old }()
+	facts := runtimeFacts{dir: filepath.Join(t.TempDir(), "cache")}
 	crun, _ := fakeRuntime(t, "crun version 1.8.1")
 	runc, _ := fakeRuntime(t, "runc version 1.1.5")
 	cases := []struct {
@@ -300,6 +296,7 @@ func TestCheckPassthrough(t *testing.T) {
 	for _, c := range cases {
 		argv := append([]string{"secrun"}, strings.Fields(c.line)...)
 		inv := Parse(argv)
+		inv.facts = facts
 		err := checkPassthrough(c.rt, inv)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err = %v, want ok = %v", c.line, err, c.ok)

@@ -12,8 +12,8 @@ import (
 // SECCOMP_FILTER_FLAG_LOG. runc 1.1 refuses every seccomp flag; runc >= 1.2
 // lists supported flags in `features`; crun accepts it but (1.8) has no
 // `features`.
-func supportsLogFlag(runtime string) bool {
-	v := runtimeFact(runtime, "seccomp-log-flag", func(v string) bool { return v == "log-flag" || v == "no-log-flag" }, func() string {
+func (f runtimeFacts) supportsLogFlag(runtime string) bool {
+	v := f.fact(runtime, "seccomp-log-flag", func(v string) bool { return v == "log-flag" || v == "no-log-flag" }, func() string {
 		if probeLogFlag(runtime) {
 			return "log-flag"
 		}

@@ -11,15 +11,15 @@ import (
 // Which runtime is at a path, and so by which rules it reads its command
 // line, is what its `--version` says ("runc version 1.1.5", "crun version
 // 1.8.1"); the binary's name proves nothing (runc may be a link to crun).
-// The answer is kept in featuresCache per binary, keyed by what changes when
+// The answer is kept in runtimeFacts per binary, keyed by what changes when
 // the file is replaced (inode, size, mtime, ctime), so a create costs one
 // stat and one small read; the runtime runs once per new binary.
 
 // dialectsFor returns the rules the runtime at path reads argv by: one
 // dialect when secrun knows the runtime and version, all of them otherwise
 // (then a line is accepted only if all read it alike).
-func dialectsFor(path string) []dialect {
-	kind, major, minor := identify(path)
+func (f runtimeFacts) dialectsFor(path string) []dialect {
+	kind, major, minor := parseVersionLine(f.version(path))
 	v := major*1000 + minor
 	switch {
 	case kind == "runc" && v >= 1000 && v <= 1001:
@@ -35,10 +35,6 @@ func dialectsFor(path string) []dialect {
 }
 
 var allDialects = []dialect{runc11, runc12, crunBefore, crunAfter}
-
-func identify(path string) (kind string, major, minor int) {
-	return parseVersionLine(cachedVersion(path))
-}
 
 // parseVersionLine reads "runc version 1.1.5…" or "crun version 1.8.1…":
 // the runtime and its major and minor version, or "" when line is neither.
@@ -59,8 +55,9 @@ func parseVersionLine(line string) (kind string, major, minor int) {
 	return kind, maj, min
 }
 
-func cachedVersion(path string) string {
-	return runtimeFact(path, "version", func(v string) bool { return v != "" }, func() string { return probeVersion(path) })
+// version is the first line of the runtime's `--version`.
+func (f runtimeFacts) version(path string) string {
+	return f.fact(path, "version", func(v string) bool { return v != "" }, func() string { return probeVersion(path) })
 }
 
 // probeVersion returns the first line of `path --version`.

@@ -29,6 +29,7 @@ func Main(argv []string) int { return MainWith(argv, Extensions{}) }
 // MainWith is Main in a binary that links extensions (secrun-tools).
 func MainWith(argv []string, ext Extensions) int {
 	inv := Parse(argv)
+	inv.facts = nodeFacts()
 	log := newLogger(inv.Globals)
 	if reentered() {
 		log.Error("the configured runtime leads back to secrun itself (runtime loop); point runtime in the node config or SECRUN_RUNTIME at runc or crun")
@@ -167,7 +168,7 @@ func createPolicy(recorder Recorder, inv *Invocation, log *logger, node *config.
 	if err := podSecurityInputs(cfg, pol, args.Bundle, inv.Globals.Root); err != nil {
 		return fmt.Errorf("%s %s refused: %w", inv.Command, args.ID, err)
 	}
-	if pol.LogDenials && !supportsLogFlag(runtime) {
+	if pol.LogDenials && !inv.facts.supportsLogFlag(runtime) {
 		pol.LogDenials = false
 		log.Debug("%s %s: %s does not accept SECCOMP_FILTER_FLAG_LOG: denials are not logged for findings", inv.Command, args.ID, runtime)
 	}

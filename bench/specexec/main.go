@@ -4,6 +4,10 @@
 // replaces the file by rename, and execve's $GOEXEC_TARGET with its own
 // argv[1:] and environment, as goexec does. It applies no policy.
 //
+// With SPECEXEC_FILE set it rewrites that file instead of config.json, so
+// that in front of a real runtime it can do this work on the original spec
+// while the runtime reads secrun's output from config.json.
+//
 // It measures a second floor, above goexec's: what decoding and writing a
 // container's spec with github.com/go-json-experiment/json costs a
 // short-lived process (most of it the library building its codecs by
@@ -27,8 +31,12 @@ func main() {
 	if target == "" {
 		fail("GOEXEC_TARGET is not set")
 	}
-	if bundle := bundleArg(os.Args); bundle != "" {
-		if err := rewrite(filepath.Join(bundle, "config.json")); err != nil {
+	path := os.Getenv("SPECEXEC_FILE")
+	if bundle := bundleArg(os.Args); path == "" && bundle != "" {
+		path = filepath.Join(bundle, "config.json")
+	}
+	if path != "" {
+		if err := rewrite(path); err != nil {
 			fail(err.Error())
 		}
 	}

@@ -575,15 +575,24 @@ func (h *harness) benchCreate(rt runtimeInfo) createResult {
 			after: del})
 	}
 	if h.specexec != "" {
-		// (s) (d) through a wrapper that decodes and rewrites the spec with
-		// secrun's JSON library but applies no policy: the floor of any Go
-		// wrapper that rewrites config.json this way. It rewrites its
-		// bundle's config, so each call gets a fresh copy of (d)'s.
+		// (s) (d) through a wrapper that decodes and rewrites the original
+		// spec with secrun's JSON library (a fresh copy of it beside the
+		// runtime's config.json each time) and applies no policy: the
+		// floor of any Go wrapper that rewrites config.json this way.
 		bS := h.bundle(rt.Name+"-create-s", h.confinedCfg)
+		orig := filepath.Join(bS, "original.json")
 		res.vs = append(res.vs, variant{Key: "s", Label: "(s) specexec → " + rt.Name + ", secrun's output config",
-			prepare: func() { h.writeConfig(bS, h.confinedCfg) },
-			call:    func(id string) call { return h.viaSpecexec(h.createCallRoot(rt.Path, root, bS, id, h.env)) },
-			after:   del})
+			prepare: func() {
+				if err := os.WriteFile(orig, h.orig, 0o644); err != nil {
+					panic(err)
+				}
+			},
+			call: func(id string) call {
+				c := h.viaSpecexec(h.createCallRoot(rt.Path, root, bS, id, h.env))
+				c.Env = withEnv(c.Env, "SPECEXEC_FILE="+orig)
+				return c
+			},
+			after: del})
 	}
 	if h.o.nativeArch {
 		native, err := nativeArchOnly(h.confinedCfg)
