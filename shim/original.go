@@ -2,8 +2,10 @@ package shim
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -61,22 +63,29 @@ func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 	if _, marked := cfg.Spec.Annotations[spec.AnnPolicy]; !marked {
 		return cfg, o, nil
 	}
+	keptPath := cfg.Path + origSuffix
+	putBack := fmt.Sprintf("secrun keeps the one it first saw in %s after its first line: `tail -n +2 %s > %s`", keptPath, keptPath, cfg.Path)
 	refuse := func(why string) error {
-		return &spec.Error{Msg: fmt.Sprintf("%s carries secrun's annotation %s, so secrun rewrote it, but %s; secrun will not confine a rewrite again (the profiles would be intersected). Put the bundle's original config.json back (secrun keeps the one it first saw in %s, after its first line), or remove the annotation %s to confine this file as it is",
-			cfg.Path, spec.AnnPolicy, why, cfg.Path+origSuffix, spec.AnnPolicy)}
+		return &spec.Error{Msg: fmt.Sprintf("%s carries secrun's annotation %s, so secrun rewrote it, but %s; secrun will not confine a rewrite again (the profiles would be intersected). Put the bundle's original config.json back (%s), or remove the annotation %s to confine this file as it is",
+			cfg.Path, spec.AnnPolicy, why, putBack, spec.AnnPolicy)}
 	}
-	kept, err := readKept(cfg.Path + origSuffix)
+	kept, err := readKept(keptPath)
 	if err != nil {
 		return nil, nil, refuse(err.Error())
 	}
 	sum, data, ok := splitKept(kept)
 	if !ok {
-		return nil, nil, refuse(cfg.Path + origSuffix + " does not start with the line secrun writes (\"" + keptHeader + "\" and a digest; an older secrun kept the original without it)")
+		if first := bytes.TrimLeft(kept, " \t\r\n"); len(first) > 0 && first[0] == '{' {
+			// Kept by a secrun before the digest line: the whole file
+			// is the original.
+			putBack = fmt.Sprintf("%s is the original as an older secrun kept it: `cp %s %s`, and remove %s", keptPath, keptPath, cfg.Path, cfg.Path+".secrun-sum")
+		}
+		return nil, nil, refuse(keptPath + " does not start with the line secrun writes (\"" + keptHeader + "\" and a digest)")
 	}
 	if sum != digest(cfg.Orig) {
-		return nil, nil, refuse("it is not what secrun wrote last (its digest differs from the one in " + cfg.Path + origSuffix + "): it was edited since")
+		return nil, nil, refuse("it is not what secrun wrote last (its digest differs from the one in " + keptPath + "): it was edited since")
 	}
-	orig, err := spec.ParseConfig(cfg.Path+origSuffix, data)
+	orig, err := spec.ParseConfig(keptPath, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,7 +110,7 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 		_, err := cfg.Save(data)
 		return err
 	}
-	if cur, err := os.ReadFile(o.path); err == nil && bytes.Equal(cur, data) {
+	if cur, _, err := readRegular(o.path, int64(len(data))); err == nil && bytes.Equal(cur, data) {
 		return nil
 	}
 	return atomicfile.Replace(o.path, data, o.mode)
@@ -117,28 +126,63 @@ func splitKept(kept []byte) (sum string, orig []byte, ok bool) {
 	return sum, rest, true
 }
 
+// keptMax bounds the kept file: a spec and the digest line.
+const keptMax = int64(spec.MaxSize + len(keptHeader) + 17)
+
 // readKept reads a file secrun keeps beside config.json, refusing one it
-// cannot have written.
+// cannot have written. The checks are made on the file opened (not
+// following a link), so a file swapped in after them is not read.
 func readKept(path string) ([]byte, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s does not exist", path)
-		}
-		return nil, err
-	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
+	data, st, err := readRegular(path, keptMax)
 	switch {
-	case !fi.Mode().IsRegular():
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s does not exist", path)
+	case errors.Is(err, syscall.ELOOP) || errors.Is(err, errNotRegular):
 		return nil, fmt.Errorf("%s is not a regular file", path)
-	case st == nil || int(st.Uid) != os.Geteuid():
+	case errors.Is(err, errTooLarge):
+		return nil, fmt.Errorf("%s is larger than a spec and secrun's digest line may be (%d bytes)", path, keptMax)
+	case err != nil:
+		return nil, err
+	case int(st.Uid) != os.Geteuid():
 		return nil, fmt.Errorf("%s is not owned by secrun's user (uid %d)", path, os.Geteuid())
-	case fi.Mode().Perm()&0o077 != 0:
-		return nil, fmt.Errorf("%s has group or other access (mode %04o; secrun writes it 0600)", path, fi.Mode().Perm())
-	case fi.Size() > spec.MaxSize:
-		return nil, fmt.Errorf("%s is larger than a spec may be", path)
+	case st.Mode&0o077 != 0:
+		return nil, fmt.Errorf("%s has group or other access (mode %04o; secrun writes it 0600)", path, st.Mode&0o7777)
 	}
-	return os.ReadFile(path)
+	return data, nil
+}
+
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = errors.New("larger than the limit")
+)
+
+// readRegular reads the regular file at path, not following a final
+// symbolic link (ELOOP), with what fstat says of the file read, refusing
+// one over limit bytes.
+func readRegular(path string, limit int64) ([]byte, *syscall.Stat_t, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, nil, err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, nil, errNotRegular
+	}
+	if st.Size > limit {
+		return nil, nil, errTooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, nil, errTooLarge
+	}
+	return data, &st, nil
 }
 
 // digest is FNV-1a (64 bits) of data in hex: no tables to build, which

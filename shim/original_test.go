@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/secrun/secrun/spec"
@@ -114,9 +115,17 @@ func TestRunAgainRefusals(t *testing.T) {
 			os.Remove(path + origSuffix)
 		}, "does not exist"},
 		"kept by an older secrun": {func(t *testing.T, path string) {
-			// Without the digest line: the original alone.
+			// Without the digest line: the original alone, and the fix
+			// is to copy it whole.
 			os.WriteFile(path+origSuffix, []byte(origDoc), 0o600)
-		}, "does not start with the line secrun writes"},
+		}, "is the original as an older secrun kept it: `cp " + ".secrun-orig"},
+		"planted fifo": {func(t *testing.T, path string) {
+			// Opening a FIFO for reading would wait for a writer.
+			os.Remove(path + origSuffix)
+			if err := syscall.Mkfifo(path+origSuffix, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file"},
 		"kept file edited": {func(t *testing.T, path string) {
 			kept, _ := os.ReadFile(path + origSuffix)
 			os.WriteFile(path+origSuffix, []byte(strings.Replace(string(kept), "fnv64a:", "fnv64a:0", 1)), 0o600)
@@ -141,9 +150,41 @@ func TestRunAgainRefusals(t *testing.T) {
 			dir, path := setup(t)
 			c.spoil(t, path)
 			_, err := confineOnce(t, dir, "b/enforce")
-			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), spec.AnnPolicy) {
+			if err == nil || !strings.Contains(err.Error(), strings.ReplaceAll(c.want, "`cp .secrun-orig", "`cp "+path+origSuffix)) || !strings.Contains(err.Error(), spec.AnnPolicy) {
 				t.Errorf("err = %v, want a refusal saying %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The kept file holds a spec of up to spec.MaxSize bytes after its line:
+// one that size is read, one byte more is refused, and a link is not
+// followed (to /dev/zero, it would be read without end).
+func TestReadKeptBounds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json"+origSuffix)
+	line := keptHeader + strings.Repeat("0", 16) + "\n"
+	for _, c := range []struct {
+		size int
+		ok   bool
+	}{{spec.MaxSize, true}, {spec.MaxSize + 1, false}} {
+		data := append([]byte(line), make([]byte, c.size)...)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readKept(path)
+		if c.ok && (err != nil || len(got) != len(data)) {
+			t.Errorf("a spec of %d bytes: %v (read %d of %d bytes)", c.size, err, len(got), len(data))
+		}
+		if !c.ok && (err == nil || !strings.Contains(err.Error(), "larger than")) {
+			t.Errorf("a spec of %d bytes: err = %v, want a refusal", c.size, err)
+		}
+	}
+	os.Remove(path)
+	if err := os.Symlink("/dev/zero", path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readKept(path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a link to /dev/zero: err = %v", err)
 	}
 }

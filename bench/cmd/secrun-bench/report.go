@@ -671,7 +671,7 @@ func (r *report) libraryFloorSentence(w func(string, ...any)) {
 	if len(parts) == 0 {
 		return
 	}
-	w("\nThe library's floor: (s) is (d) through specexec, a Go wrapper that reads the original config, decodes it into the runtime-spec type and writes it back with secrun's JSON library, applying no policy, then execs the runtime on secrun's output. s / d is the best b / d such a wrapper reaches; b − s is secrun's policy work: %s.\n", strings.Join(parts, "; "))
+	w("\nThe library's floor: (s) is (d) through specexec, a Go wrapper that reads the original config, decodes it into the runtime-spec type and writes it back with secrun's JSON library, applying no policy, then execs the runtime on secrun's output. s / d is the best b / d such a wrapper reaches; b − s is secrun's policy work as seen through the runtime's variation, which with few iterations swamps it (the alone section's secrun minus specexec is the tight estimate): %s.\n", strings.Join(parts, "; "))
 }
 
 // syscallTargets judges the per-syscall targets: differences of
