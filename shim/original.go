@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -110,7 +109,7 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 		_, err := cfg.Save(data)
 		return err
 	}
-	if cur, _, err := readRegular(o.path, int64(len(data))); err == nil && bytes.Equal(cur, data) {
+	if cur, _, err := spec.ReadRegular(o.path, int64(len(data))); err == nil && bytes.Equal(cur, data) {
 		return nil
 	}
 	return atomicfile.Replace(o.path, data, o.mode)
@@ -131,15 +130,15 @@ const keptMax = int64(spec.MaxSize + len(keptHeader) + 17)
 
 // readKept reads a file secrun keeps beside config.json, refusing one it
 // cannot have written. The checks are made on the file opened (not
-// following a link), so a file swapped in after them is not read.
+// following a link), so a file swapped in after them is not what is read.
 func readKept(path string) ([]byte, error) {
-	data, st, err := readRegular(path, keptMax)
+	data, st, err := spec.ReadRegular(path, keptMax)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s does not exist", path)
-	case errors.Is(err, syscall.ELOOP) || errors.Is(err, errNotRegular):
+	case errors.Is(err, syscall.ELOOP) || errors.Is(err, spec.ErrNotRegular):
 		return nil, fmt.Errorf("%s is not a regular file", path)
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, spec.ErrTooLarge):
 		return nil, fmt.Errorf("%s is larger than a spec and secrun's digest line may be (%d bytes)", path, keptMax)
 	case err != nil:
 		return nil, err
@@ -149,40 +148,6 @@ func readKept(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s has group or other access (mode %04o; secrun writes it 0600)", path, st.Mode&0o7777)
 	}
 	return data, nil
-}
-
-var (
-	errNotRegular = errors.New("not a regular file")
-	errTooLarge   = errors.New("larger than the limit")
-)
-
-// readRegular reads the regular file at path, not following a final
-// symbolic link (ELOOP), with what fstat says of the file read, refusing
-// one over limit bytes.
-func readRegular(path string, limit int64) ([]byte, *syscall.Stat_t, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, nil, err
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, nil, errNotRegular
-	}
-	if st.Size > limit {
-		return nil, nil, errTooLarge
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, nil, errTooLarge
-	}
-	return data, &st, nil
 }
 
 // digest is FNV-1a (64 bits) of data in hex: no tables to build, which

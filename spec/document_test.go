@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -199,6 +200,14 @@ func TestBadInputNamesFileAndKeepsIt(t *testing.T) {
 	}
 	if _, err := LoadConfig(filepath.Join(dir, "missing"), ""); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing bundle: %v", err)
+	}
+	// A FIFO is refused, not waited on for a writer.
+	fifo := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(fifo, "config.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(fifo, ""); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("FIFO config.json: %v", err)
 	}
 }
 
