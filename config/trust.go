@@ -3,15 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/secrun/secrun/internal/regularfile"
 )
 
 // The node config, the profiles in profiles_dir and the AppArmor files
@@ -39,33 +37,12 @@ func ReadTrusted(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(real, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+	data, _, err := regularfile.Read(real, maxTrustedSize, func(fi fs.FileInfo) error { return trustedFile(path, fi) })
+	if errors.Is(err, regularfile.ErrTooLarge) {
+		// trustedFile bounded the size: the file grew while being read.
+		return nil, fmt.Errorf("%s: over %d bytes, too large for a policy file", path, maxTrustedSize)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := trustedFile(path, fi); err != nil {
-		return nil, err
-	}
-	// Sized by the fstat (trustedFile bounded it): one read where
-	// io.ReadAll would start at 512 bytes and double.
-	data := make([]byte, 0, fi.Size()+512)
-	for len(data) <= maxTrustedSize {
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			return data, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		data = slices.Grow(data, 512)
-	}
-	return nil, fmt.Errorf("%s: over %d bytes, too large for a policy file", path, maxTrustedSize)
+	return data, err
 }
 
 // CheckTrusted checks path and everything that leads to it, and returns

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/secrun/secrun/internal/regularfile"
+
 	"github.com/secrun/secrun/internal/atomicfile"
 	"github.com/secrun/secrun/spec"
 )
@@ -46,6 +48,7 @@ import (
 const (
 	origSuffix = ".secrun-orig"
 	keptHeader = "secrun-orig fnv64a:"
+	digestLen  = 16 // hex digits of digest
 )
 
 // original is what keepOriginal found, for saving the result.
@@ -100,7 +103,7 @@ func keepOriginal(cfg *spec.Config) (*spec.Config, *original, error) {
 // confined again, or refused, never confined from the wrong original. A
 // file emptied by a power loss is refused the same way.
 func (o *original) save(cfg *spec.Config, data []byte) error {
-	kept := make([]byte, 0, len(keptHeader)+17+len(cfg.Orig))
+	kept := make([]byte, 0, len(keptHeader)+digestLen+1+len(cfg.Orig))
 	kept = append(append(append(kept, keptHeader...), digest(data)...), '\n')
 	if err := atomicfile.Replace(o.path+origSuffix, append(kept, cfg.Orig...), 0o600); err != nil {
 		return err
@@ -109,7 +112,7 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 		_, err := cfg.Save(data)
 		return err
 	}
-	if cur, _, err := spec.ReadRegular(o.path, int64(len(data))); err == nil && bytes.Equal(cur, data) {
+	if cur, _, err := regularfile.Read(o.path, int64(len(data)), nil); err == nil && bytes.Equal(cur, data) {
 		return nil
 	}
 	return atomicfile.Replace(o.path, data, o.mode)
@@ -119,35 +122,37 @@ func (o *original) save(cfg *spec.Config, data []byte) error {
 func splitKept(kept []byte) (sum string, orig []byte, ok bool) {
 	line, rest, found := bytes.Cut(kept, []byte{'\n'})
 	sum, isKept := strings.CutPrefix(string(line), keptHeader)
-	if !found || !isKept || len(sum) != 16 {
+	if !found || !isKept || len(sum) != digestLen {
 		return "", nil, false
 	}
 	return sum, rest, true
 }
 
 // keptMax bounds the kept file: a spec and the digest line.
-const keptMax = int64(spec.MaxSize + len(keptHeader) + 17)
+const keptMax = int64(spec.MaxSize + len(keptHeader) + digestLen + 1)
 
 // readKept reads a file secrun keeps beside config.json, refusing one it
 // cannot have written. The checks are made on the file opened (not
 // following a link), so a file swapped in after them is not what is read.
 func readKept(path string) ([]byte, error) {
-	data, st, err := spec.ReadRegular(path, keptMax)
+	data, _, err := regularfile.Read(path, keptMax, func(fi fs.FileInfo) error {
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("%s is not owned by secrun's user (uid %d)", path, os.Geteuid())
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return fmt.Errorf("%s has group or other access (mode %04o; secrun writes it 0600)", path, fi.Mode().Perm())
+		}
+		return nil
+	})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s does not exist", path)
-	case errors.Is(err, syscall.ELOOP) || errors.Is(err, spec.ErrNotRegular):
+	case errors.Is(err, syscall.ELOOP) || errors.Is(err, regularfile.ErrNotRegular):
 		return nil, fmt.Errorf("%s is not a regular file", path)
-	case errors.Is(err, spec.ErrTooLarge):
+	case errors.Is(err, regularfile.ErrTooLarge):
 		return nil, fmt.Errorf("%s is larger than a spec and secrun's digest line may be (%d bytes)", path, keptMax)
-	case err != nil:
-		return nil, err
-	case int(st.Uid) != os.Geteuid():
-		return nil, fmt.Errorf("%s is not owned by secrun's user (uid %d)", path, os.Geteuid())
-	case st.Mode&0o077 != 0:
-		return nil, fmt.Errorf("%s has group or other access (mode %04o; secrun writes it 0600)", path, st.Mode&0o7777)
 	}
-	return data, nil
+	return data, err
 }
 
 // digest is FNV-1a (64 bits) of data in hex: no tables to build, which

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/secrun/secrun/internal/regularfile"
+
 	"github.com/secrun/secrun/internal/atomicfile"
 )
 
@@ -58,24 +60,18 @@ func FileID(path string) (string, error) {
 
 // Read returns the entry dir/name if secrun wrote it.
 func Read(dir, name string) ([]byte, bool) {
-	path := filepath.Join(dir, name)
-	for _, p := range []string{dir, path} {
-		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode()&fs.ModeSymlink != 0 || fi.Mode().Perm()&0o022 != 0 {
-			return nil, false
+	ours := func(fi fs.FileInfo) error {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+			return fs.ErrPermission
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
-			return nil, false
-		}
-		if p == path && (!fi.Mode().IsRegular() || fi.Size() > maxSize) {
-			return nil, false
-		}
+		return nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil || len(data) > maxSize {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || ours(fi) != nil {
 		return nil, false
 	}
-	return data, true
+	data, _, err := regularfile.Read(filepath.Join(dir, name), maxSize, ours)
+	return data, err == nil
 }
 
 // Write stores an entry, best effort: a failure only costs the derivation
